@@ -21,6 +21,9 @@ app = typer.Typer(
 #: (group name, module): every module defines ``app`` (a Typer) or ``command`` (a function).
 SUBCOMMANDS: list[tuple[str, str]] = [
     ("crf", "hccfusion.cli.crf"),
+    ("cohort", "hccfusion.cli.cohort"),
+    ("deid", "hccfusion.cli.deid"),
+    ("simulate", "hccfusion.cli.simulate"),
 ]
 
 
@@ -55,25 +58,24 @@ def main() -> None:
     from hccfusion.errors import DataError, UsageError
 
     try:
-        app(standalone_mode=False)
+        rv = app(standalone_mode=False)
     except UsageError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")
         sys.exit(2)
     except DataError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")
         sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(1)
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        # Typer's own parsing errors (unknown command, missing argument, --help on no args)
+        # carry show() and exit_code; anything else is a bug and keeps its traceback.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":

@@ -40,18 +40,25 @@ class CellProblem:
     message: str
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def clean_text(value: object) -> str:
     """NFKC (full-width → ASCII), non-breaking spaces → spaces, trimmed, inner runs collapsed."""
-    text = unicodedata.normalize("NFKC", str(value)).replace("\u00a0", " ")
-    return re.sub(r"\s+", " ", text).strip()
+    text = value if isinstance(value, str) else str(value)
+    if text.isascii():  # the common case, kept fast: no normalisation needed
+        text = text.strip()
+        return _SPACES.sub(" ", text) if "  " in text or "\t" in text or "\n" in text else text
+    text = unicodedata.normalize("NFKC", text).replace("\u00a0", " ")
+    return _SPACES.sub(" ", text).strip()
 
 
 def is_blank(value: object) -> bool:
     if value is None:
         return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not clean_text(value)
+    if isinstance(value, str):
+        return not value.strip()  # str.strip also removes full-width and non-breaking spaces
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _number_text(value: object) -> str:

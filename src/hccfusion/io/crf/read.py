@@ -14,7 +14,6 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.etree import ElementTree
 
 from hccfusion.errors import UnusableInputError
 from hccfusion.io.schema import TABLES, TableSchema
@@ -107,44 +106,6 @@ def _cell_ref(col_index: int, row: int) -> str:
     return f"{_column_letter(col_index)}{row}"
 
 
-def _split_ref(ref: str) -> tuple[int, int]:
-    m = re.fullmatch(r"([A-Z]+)(\d+)", ref)
-    if not m:
-        raise ValueError(ref)
-    col = 0
-    for ch in m.group(1):
-        col = col * 26 + (ord(ch) - 64)
-    return col - 1, int(m.group(2))
-
-
-def _merged_ranges(zf: zipfile.ZipFile) -> dict[str, list[tuple[int, int, int, int]]]:
-    """Merged ranges per sheet name as (first col, first row, last col, last row), read straight
-    from the sheet XML (openpyxl's fast read-only mode does not expose them)."""
-    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
-    workbook = ElementTree.fromstring(zf.read("xl/workbook.xml"))
-    rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-    targets = {r.get("Id"): r.get("Target") for r in rels}
-    out: dict[str, list[tuple[int, int, int, int]]] = {}
-    for sheet in workbook.iterfind("m:sheets/m:sheet", ns):
-        rid = sheet.get(f"{{{ns['r']}}}id")
-        target = targets.get(rid, "")
-        part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        try:
-            xml = zf.read(part)
-        except KeyError:
-            continue
-        start = xml.rfind(b"<mergeCells")
-        ranges: list[tuple[int, int, int, int]] = []
-        if start >= 0:
-            for ref in re.findall(rb'<mergeCell ref="([A-Z]+\d+):([A-Z]+\d+)"', xml[start:]):
-                c0, r0 = _split_ref(ref[0].decode())
-                c1, r1 = _split_ref(ref[1].decode())
-                ranges.append((c0, r0, c1, r1))
-        out[sheet.get("name", "")] = ranges
-    return out
-
-
 def _is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -217,8 +178,9 @@ def _require_all(found: dict[str, str], source: str) -> None:
 
 
 def read_workbook(path: Path) -> RawCRF:
-    """Read an .xlsx CRF workbook without modifying it."""
-    import openpyxl  # noqa: PLC0415 - heavy, only when reading
+    """Read an .xlsx CRF workbook without modifying it (calamine: fast, read-only)."""
+    from python_calamine import (  # noqa: PLC0415
+        CalamineError, CalamineWorkbook, PasswordError, XmlError, ZipError)
 
     with path.open("rb") as fh:
         magic = fh.read(8)
@@ -231,27 +193,24 @@ def read_workbook(path: Path) -> RawCRF:
                                  "container); save the CRF as .xlsx or give a folder of CSV files")
     source_hash = sha256_file(path)
     try:
-        with zipfile.ZipFile(path) as zf:
-            merged = _merged_ranges(zf)
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise UnusableInputError(f"{path.name}: cannot be opened as an .xlsx workbook ({exc})") from exc
-    try:
+        wb = CalamineWorkbook.from_path(str(path))
         found: dict[str, str] = {}
-        for sheet_name in wb.sheetnames:
+        for sheet_name in wb.sheet_names:
             table = _sheet_table(sheet_name)
             if table is not None and table not in found:
                 found[table] = sheet_name
         _require_all(found, path.name)
         tables: dict[str, RawTable] = {}
         for table, sheet_name in found.items():
-            ws = wb[sheet_name]
-            grid = [list(r) for r in ws.iter_rows(values_only=True)]
-            _fill_merged(grid, merged.get(sheet_name, []))
+            sheet = wb.get_sheet_by_name(sheet_name)
+            grid = sheet.to_python(skip_empty_area=False)
+            ranges = [(c0, r0 + 1, c1, r1 + 1)
+                      for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or [])]
+            _fill_merged(grid, ranges)
             rows = [(i + 1, r) for i, r in enumerate(grid)]
             tables[table] = _table_from_rows(table, sheet_name, rows)
-    finally:
-        wb.close()
+    except (CalamineError, PasswordError, XmlError, ZipError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise UnusableInputError(f"{path.name}: cannot be read as an .xlsx workbook ({exc})") from exc
     if all(not t.rows for t in tables.values()):
         raise UnusableInputError(f"{path.name}: the workbook has no data rows in any sheet")
     return RawCRF(source_name=path.name, source_hash=source_hash, tables=tables)

@@ -16,7 +16,6 @@ from hccfusion.io.crf.read import RawCRF, RawTable, read_crf
 from hccfusion.io.crf.report import REDACTED, Issue, ValidationReport
 from hccfusion.io.crf.rules import run_rules
 from hccfusion.io.schema import LAB_BY_CODE, TABLES, coerce_table
-from hccfusion.io.schema.fields import Field, Kind
 from hccfusion.io.schema.units import conversion_factor
 from hccfusion.types import Severity
 
@@ -91,16 +90,19 @@ def _convert_labs(frame: pd.DataFrame, rt: RawTable, out: _Collector) -> pd.Data
     n = len(frame)
     units_raw = rt.values.get("unit", [None] * n)
     values_raw = rt.values.get("value", [None] * n)
+    tests = list(frame["test"]) if "test" in frame else [None] * n
     source_unit = [None if is_blank(u) else clean_text(u) for u in units_raw]
     factors = np.full(n, np.nan)
-    for i in range(n):
-        test = frame["test"].iat[i] if "test" in frame else None
+    cache: dict[tuple[str, object], float | None] = {}
+    for i, (test, unit) in enumerate(zip(tests, units_raw)):
         if not isinstance(test, str):
             continue
-        lab = LAB_BY_CODE[test]
-        factor = conversion_factor(test, units_raw[i])
+        key = (test, unit)
+        if key not in cache:
+            cache[key] = conversion_factor(test, unit)
+        factor = cache[key]
         if factor is None:
-            accepted = ", ".join(sorted({u or "(blank)" for u in lab.factors}))
+            accepted = ", ".join(sorted({u or "(blank)" for u in LAB_BY_CODE[test].factors}))
             if source_unit[i] is None:
                 out.add("labs", i, "unit", "missing_unit", Severity.ERROR,
                         f"{test} needs a unit; accepted: {accepted}")
@@ -114,26 +116,28 @@ def _convert_labs(frame: pd.DataFrame, rt: RawTable, out: _Collector) -> pd.Data
             frame[col] = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float) * factors
     frame["source_value"] = [None if is_blank(v) else clean_text(v) for v in values_raw]
     frame["source_unit"] = source_unit
-    frame["unit"] = [LAB_BY_CODE[t].unit if isinstance(t, str) else None
-                     for t in frame.get("test", [None] * n)]
-    if "value" in frame and "test" in frame:
-        for i in np.flatnonzero(np.isfinite(frame["value"].to_numpy(dtype=float))):
-            lab = LAB_BY_CODE[frame["test"].iat[i]]
-            f = Field(name="value", kind=Kind.FLOAT, label_en="", label_zh="", hard=lab.hard,
-                      soft=lab.soft, unit=lab.unit)
-            x = float(frame["value"].iat[i])
-            lo, hi = lab.hard
-            if (lo is not None and x < lo) or (hi is not None and x > hi):
-                out.add("labs", int(i), "value", "out_of_range", Severity.ERROR,
-                        f"{lab.code} {x:g} {lab.unit} is outside the possible range "
-                        f"{lo:g}–{hi:g} {lab.unit}")
-                frame.loc[i, "value"] = np.nan
-            elif f.soft is not None:
-                slo, shi = f.soft
-                if (slo is not None and x < slo) or (shi is not None and x > shi):
-                    bound = f"< {slo:g}" if slo is not None and x < slo else f"> {shi:g}"
-                    out.add("labs", int(i), "value", "outside_expected_range", Severity.WARNING,
-                            f"{lab.code} {x:g} {lab.unit} is {bound} {lab.unit}; check it")
+    frame["unit"] = [LAB_BY_CODE[t].unit if isinstance(t, str) else None for t in tests]
+    if "value" not in frame:
+        return frame
+    values = frame["value"].to_numpy(dtype=float).copy()
+    for i in np.flatnonzero(np.isfinite(values)):
+        lab = LAB_BY_CODE[tests[i]]
+        x = float(values[i])
+        lo, hi = lab.hard
+        if (lo is not None and x < lo) or (hi is not None and x > hi):
+            out.add("labs", int(i), "value", "out_of_range", Severity.ERROR,
+                    f"{lab.code} {x:g} {lab.unit} is outside the possible range "
+                    f"{lo:g}–{hi:g} {lab.unit}")
+            values[i] = np.nan
+        elif lab.soft is not None:
+            slo, shi = lab.soft
+            if slo is not None and x < slo:
+                out.add("labs", int(i), "value", "outside_expected_range", Severity.WARNING,
+                        f"{lab.code} {x:g} {lab.unit} is < {slo:g} {lab.unit}; check it")
+            elif shi is not None and x > shi:
+                out.add("labs", int(i), "value", "outside_expected_range", Severity.WARNING,
+                        f"{lab.code} {x:g} {lab.unit} is > {shi:g} {lab.unit}; check it")
+    frame["value"] = values
     return frame
 
 

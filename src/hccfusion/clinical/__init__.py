@@ -1,0 +1,1 @@
+"""hccfusion.clinical: published clinical scores and staging, and baseline clinical values."""

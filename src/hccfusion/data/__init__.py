@@ -1,0 +1,1 @@
+"""Package data: curated gene lists and gene sets (``genes/``, see ``genes/SOURCES.md``)."""

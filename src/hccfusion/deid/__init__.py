@@ -1,0 +1,1 @@
+"""hccfusion.deid."""

@@ -1,0 +1,36 @@
+"""Writing an eligibility assessment to disk: per-patient verdicts, the CONSORT flow as a
+table and as a figure (PNG + SVG), and the settings used."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hccfusion.endpoints.eligibility import EligibilityResult
+
+OUTPUT_FILES = ("eligibility.parquet", "eligibility.csv", "eligibility_settings.json",
+                "consort.csv", "consort.png", "consort.svg")
+
+
+def write_eligibility(result: EligibilityResult, out: Path) -> list[Path]:
+    """Write ``result`` under ``out`` (created); returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hccfusion.reporting.consort import plot_consort
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    result.per_patient.to_parquet(out / "eligibility.parquet", index=False)
+    result.per_patient.to_csv(out / "eligibility.csv", index=False, date_format="%Y-%m-%d")
+    (out / "eligibility_settings.json").write_text(json.dumps(
+        {"settings": result.settings.model_dump(mode="json"), "rules": list(result.rules),
+         "warnings": list(result.warnings)}, indent=2), encoding="utf-8")
+    result.flow.to_csv(out / "consort.csv", index=False)
+    ax = plot_consort(result.flow)
+    for suffix in ("png", "svg"):
+        ax.figure.savefig(out / f"consort.{suffix}", dpi=200, bbox_inches="tight")
+    plt.close(ax.figure)
+    return [out / name for name in OUTPUT_FILES]
