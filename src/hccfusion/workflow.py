@@ -107,6 +107,7 @@ def run_demo(*, out: Path, n_patients: int = 300, seed: int = 0,
     paths["eligibility"] = out / "eligibility"
 
     step("exporting de-identified individual patient data")
+    (out / "secrets").mkdir(mode=0o700)
     key_path = generate_key(out / "secrets" / "deid.key")
     deid = export_deidentified(read_tables(db), key=load_key(key_path), out=out / "ipd")
     numbers["k_min"] = deid.kanon.min_k

@@ -17,15 +17,17 @@ def command(
     size: str = typer.Option("small", "--size", help="small (tests, demo) or full image sizes."),
     errors: bool = typer.Option(False, "--errors/--no-errors",
                                 help="Add hospital-sheet messiness and injected errors."),
+    workers: int = typer.Option(None, "--workers", min=1,
+                                help="Processes writing images (default: one per CPU core)."),
 ) -> None:
     """Simulate a two-centre study: CRF workbooks, CT, biopsy slides, omics, and the truth."""
     from hccfusion.simulate.cohort import simulate_study
 
     chosen = tuple(m.strip() for m in modalities.split(",") if m.strip())
     study = simulate_study(out=out, n_patients=patients, n_centers=centers, seed=seed,
-                           modalities=chosen, size=size, errors=errors)
+                           modalities=chosen, size=size, errors=errors, workers=workers)
     for modality, files in study.files.items():
-        typer.echo(f"{modality}: {len(files)} file(s) under {out}")
+        typer.echo(f"{modality}: {len(files)} item(s) under {out}")
     for code, path in study.workbooks.items():
         n = len(study.expected_findings[code])
         extra = f" ({n} injected errors)" if errors else ""

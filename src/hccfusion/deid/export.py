@@ -225,9 +225,12 @@ def export_deidentified(
 
     patients = canon["patients"]
     ident_cols = TABLES["patients"].identifier_columns
+    import pandas as pd
+
+    _NA = pd.NA  # noqa: N806
     own: dict[str, set[str]] = {}
     for row in patients[["patient_id", *ident_cols]].itertuples(index=False):
-        own[str(row[0])] = {str(v).strip() for v in row[1:] if v is not None and v == v}
+        own[str(row[0])] = {str(v).strip() for v in row[1:] if v is not None and v is not _NA and not (isinstance(v, float) and v != v)}
     all_identifiers = set().union(*own.values()) if own else set()
     ids = _id_map(key, canon)
     offsets = {p: date_offset_days(key, p) for p in ids["patient_id"]}

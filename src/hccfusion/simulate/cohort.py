@@ -27,6 +27,7 @@ from hccfusion.simulate.crf_tables import as_written, crf_tables, split_by_cente
 from hccfusion.simulate.errors_inject import ExpectedFinding, add_messiness, inject_errors
 from hccfusion.simulate.latent import SimulatedLatent, simulate_latent
 from hccfusion.simulate.oracle import OracleMetrics, oracle_metrics
+from hccfusion.simulate.parallel import default_workers, run_tasks
 from hccfusion.simulate.seeding import STAGE_MODALITY, patient_int_seed
 
 MODALITIES = ("clinical", "ct", "wsi", "omics")
@@ -89,7 +90,8 @@ def _check(modalities: tuple[str, ...], size: str) -> None:
 def simulate_study(*, out: str | Path, n_patients: int = 300, n_centers: int = 2, seed: int = 0,
                    modalities: tuple[str, ...] = MODALITIES, size: str = "small",
                    errors: bool = False, cutoff: dt.date = DEFAULT_CUTOFF,
-                   prospective_share: float | None = None) -> SimulatedStudy:
+                   prospective_share: float | None = None,
+                   workers: int | None = None) -> SimulatedStudy:
     """Simulate a study and write it under ``out``.
 
     Parameters
@@ -102,6 +104,9 @@ def simulate_study(*, out: str | Path, n_patients: int = 300, n_centers: int = 2
         Subset of ``("clinical", "ct", "wsi", "omics")``; ``clinical`` is required.
     size
         ``small`` (tests, demo) or ``full`` (realistic image sizes) for CT and slides.
+    workers
+        Processes writing CT exams and slides (default: one per CPU core); the output does not
+        depend on it.
     errors
         Add tolerated messiness and injected errors to each workbook; the injected errors are
         returned and written to ``truth/expected_findings.json``.
@@ -111,17 +116,30 @@ def simulate_study(*, out: str | Path, n_patients: int = 300, n_centers: int = 2
     UsageError
         Unknown modality or size, or a modality whose writer is not installed.
     """
+    from threadpoolctl import threadpool_limits
+
     modalities = tuple(modalities)
     _check(modalities, size)
+    workers = default_workers() if workers is None else max(1, int(workers))
+    # Many small matrix products: BLAS threads only spin here (measured), so use one.
+    with threadpool_limits(limits=1):
+        return _simulate(out=Path(out), n_patients=n_patients, n_centers=n_centers, seed=seed,
+                         modalities=modalities, size=size, errors=errors, cutoff=cutoff,
+                         prospective_share=prospective_share, workers=workers)
+
+
+def _simulate(*, out: Path, n_patients: int, n_centers: int, seed: int,
+              modalities: tuple[str, ...], size: str, errors: bool, cutoff: dt.date,
+              prospective_share: float | None, workers: int) -> SimulatedStudy:
     out = Path(out)
     truth = simulate_latent(n_patients=n_patients, n_centers=n_centers, seed=seed,
                             prospective_share=prospective_share, cutoff=cutoff)
     tables = crf_tables(truth)
     files: dict[str, list[str]] = {}
     if "ct" in modalities:
-        files["ct"] = _write_ct(truth, tables, out, size)
+        files["ct"] = _write_ct(truth, tables, out, size, workers)
     if "wsi" in modalities:
-        files["wsi"] = _write_wsi(truth, tables, out, size)
+        files["wsi"] = _write_wsi(truth, tables, out, size, workers)
     if "omics" in modalities:
         files["omics"] = _write_omics(truth, tables, out)
     workbooks, expected = {}, {}
@@ -168,34 +186,37 @@ def _seed(truth: SimulatedLatent, rec: object) -> int:
                             number=rec.number)
 
 
-def _write_ct(truth: SimulatedLatent, tables: dict, out: Path, size: str) -> list[str]:
-    ct = _require("hccfusion.simulate.ct", "ct")
+def _write_ct(truth: SimulatedLatent, tables: dict, out: Path, size: str, workers: int) -> list[str]:
+    _require("hccfusion.simulate.ct", "ct")
     exams = tables["exams"]
     lesions = {pid: g for pid, g in truth.lesions.groupby("patient_id", sort=False)}
-    written = []
+    tasks, rows_written = [], []
     for rec in truth.latent.itertuples(index=False):
-        seed = _seed(truth, rec)
+        seed = _seed(truth, rec)  # one seed per patient: both exams share anatomy and placement
         rows = exams.index[exams["patient_id"] == rec.patient_id][:2]
         for timepoint, i in zip(("baseline", "followup"), rows):
-            exam_id = exams.at[i, "exam_id"]
-            files = ct.write_ct_exam(out_dir=out / "ct", patient_id=rec.patient_id, exam_id=exam_id,
-                                     exam_date=exams.at[i, "date"].date(),
-                                     lesions=lesions[rec.patient_id], timepoint=timepoint,
-                                     center=rec.center, seed=seed, size=size)
-            exam_dir = Path(files.exam_dir)
-            exam_dir = exam_dir if exam_dir.is_absolute() else out / "ct" / exam_dir
-            rel = str(exam_dir.relative_to(out))
-            exams.loc[i, ["modality", "phases", "slice_thickness_mm", "image_path"]] = [
-                "CT", "arterial,portal_venous", float(files.spacing_mm[-1]), rel]
-            written.append(rel)
+            tasks.append(dict(out_dir=out / "ct", patient_id=rec.patient_id,
+                              exam_id=exams.at[i, "exam_id"], exam_date=exams.at[i, "date"].date(),
+                              lesions=lesions[rec.patient_id], timepoint=timepoint,
+                              center=rec.center, seed=seed, size=size))
+            rows_written.append(i)
+    results = run_tasks("hccfusion.simulate.ct", "write_ct_exam", tasks, workers=workers)
+    written = []
+    for i, files in zip(rows_written, results):
+        exam_dir = Path(files.exam_dir)
+        exam_dir = exam_dir if exam_dir.is_absolute() else out / "ct" / exam_dir
+        rel = str(exam_dir.relative_to(out))
+        exams.loc[i, ["modality", "phases", "slice_thickness_mm", "image_path"]] = [
+            "CT", "arterial,portal_venous", float(files.spacing_mm[-1]), rel]
+        written.append(rel)
     return written
 
 
-def _write_wsi(truth: SimulatedLatent, tables: dict, out: Path, size: str) -> list[str]:
-    wsi = _require("hccfusion.simulate.wsi", "wsi")
+def _write_wsi(truth: SimulatedLatent, tables: dict, out: Path, size: str, workers: int) -> list[str]:
+    _require("hccfusion.simulate.wsi", "wsi")
     spec = tables["specimens"]
     latent = truth.latent.set_index("patient_id")
-    written = []
+    tasks, rows_written, written = [], [], []
     for i in spec.index[spec["kind"] == "biopsy_wsi"]:
         pid, slide_id = spec.at[i, "patient_id"], spec.at[i, "slide_id"]
         rec = latent.loc[pid]
@@ -203,12 +224,16 @@ def _write_wsi(truth: SimulatedLatent, tables: dict, out: Path, size: str) -> li
         seed = patient_int_seed(truth.seed, stage=STAGE_MODALITY + 1,
                                 center_index=int(rec["center_index"]),
                                 number=int(rec["number"]) * 10 + int(str(slide_id)[-1]))
-        wsi.write_biopsy_slide(path=out / rel, slide_id=slide_id, immune=float(rec["immune"]),
-                               proliferation=float(rec["proliferation"]),
-                               hypoxia=float(rec["hypoxia"]), wnt=bool(rec["wnt"]),
-                               center=str(rec["center"]), seed=seed, size=size)
-        spec.at[i, "path"] = rel
+        tasks.append(dict(path=out / rel, slide_id=slide_id, immune=float(rec["immune"]),
+                          proliferation=float(rec["proliferation"]),
+                          hypoxia=float(rec["hypoxia"]), wnt=bool(rec["wnt"]),
+                          center=str(rec["center"]), seed=seed, size=size))
+        rows_written.append(i)
         written.append(rel)
+    (out / "wsi").mkdir(parents=True, exist_ok=True)
+    run_tasks("hccfusion.simulate.wsi", "write_biopsy_slide", tasks, workers=workers)
+    for i, rel in zip(rows_written, written):
+        spec.at[i, "path"] = rel
     return written
 
 

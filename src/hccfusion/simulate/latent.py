@@ -20,8 +20,9 @@ from hccfusion.simulate.centers import (
     DEFAULT_CUTOFF, MIN_POTENTIAL_FOLLOWUP_DAYS, PROSPECTIVE_ACCRUAL, PROSPECTIVE_TARGET,
     RETROSPECTIVE_ACCRUAL, centers_for,
 )
-from hccfusion.simulate.course import OS_RESPONSE_LOG_HR, PFS_SHAPE, DOR_SCALE_DAYS, \
-    PROG_SCALE_NONRESPONDER_DAYS, draw_course
+from hccfusion.simulate.course import (
+    DOR_SCALE_DAYS, OS_RESPONSE_LOG_HR, PFS_SHAPE, PROG_SCALE_NONRESPONDER_DAYS, draw_course,
+)
 from hccfusion.simulate.lesion_truth import draw_lesion_truth
 from hccfusion.simulate.outcomes import observed_outcomes
 

@@ -149,7 +149,29 @@ def _write(path: Path, tables: dict[str, pd.DataFrame] | None) -> Path:
     about.append(["Validate with", "hccfusion crf validate <this file>"])
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
+    _make_reproducible(path)
     return path
+
+
+_FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
+_FIXED_DOC_TIME = b"2000-01-01T00:00:00Z"
+
+
+def _make_reproducible(path: Path) -> None:
+    """Same tables → byte-identical workbook: openpyxl stamps the save time into the zip entries
+    and the document properties, so both are set to a fixed time."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        entries = [(info.filename, zf.read(info.filename)) for info in zf.infolist()]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries:
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + _FIXED_DOC_TIME, data)
+            info = zipfile.ZipInfo(name, date_time=_FIXED_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
 
 
 def _cell_value(value: object) -> object:

@@ -1,0 +1,79 @@
+"""The demo job end to end on a small clinical-only study: every step's output is there, the
+steps agree with each other, and nothing identifying reaches the shared export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from hccfusion.errors import UsageError
+from hccfusion.workflow import DEMO_MARKER, run_demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    steps: list[str] = []
+    result = run_demo(out=out, n_patients=40, seed=3, modalities=("clinical",), step=steps.append)
+    return result, steps
+
+
+@pytest.mark.slow
+def test_every_step_ran_and_wrote_its_output(demo) -> None:
+    result, steps = demo
+    assert len(steps) == 7  # template, simulate, 2 × validate+ingest, freeze, eligibility, deid
+    for name in ("template", "database", "key"):
+        assert result.paths[name].is_file()
+    assert (result.paths["cohort"] / "cohort.json").is_file()
+    assert {p.name for p in result.paths["validation"].iterdir()} == {"WX.json", "NJ.json"}
+    for name in ("eligibility.csv", "consort.png", "consort.svg", "consort.csv"):
+        assert (result.paths["eligibility"] / name).is_file()
+    assert (result.out / DEMO_MARKER).is_file()
+
+
+@pytest.mark.slow
+def test_steps_agree(demo) -> None:
+    result, _ = demo
+    for centre in ("WX", "NJ"):
+        assert result.numbers[f"validation_{centre}"][0] == 0  # no errors in a clean workbook
+    con = duckdb.connect(str(result.paths["database"]), read_only=True)
+    n_db = con.execute("SELECT count(*) FROM patients").fetchone()[0]
+    n_batches = con.execute("SELECT count(*) FROM batches").fetchone()[0]
+    con.close()
+    assert n_db == result.numbers["screened"] == 40 and n_batches == 2
+    per_patient = pd.read_csv(result.paths["eligibility"] / "eligibility.csv")
+    assert len(per_patient) == 40 and per_patient["eligible"].sum() == result.numbers["eligible"]
+    flow = pd.read_csv(result.paths["eligibility"] / "consort.csv")
+    overall = flow[flow["center"] == "all"]
+    assessed = overall.loc[overall["stage"] == "assessed", "n"].sum()
+    assert assessed == 40
+    assert overall.loc[overall["stage"] == "included", "n"].sum() == result.numbers["eligible"]
+
+
+@pytest.mark.slow
+def test_shared_export_holds_no_identifier_and_no_key(demo) -> None:
+    result, _ = demo
+    study = pd.read_excel(result.paths["study"] / "crf" / "WX.xlsx", sheet_name="patients",
+                          dtype=str)
+    secrets = [v for col in ("name", "phone", "national_id", "record_number")
+               for v in study[col].dropna()]
+    secrets += list(study["patient_id"])
+    key = result.paths["key"].read_bytes()
+    blob = b"".join(p.read_bytes() for p in result.paths["ipd"].rglob("*") if p.is_file())
+    assert key not in blob and key.hex().encode() not in blob
+    leaked = [s for s in secrets if s.encode("utf-8") in blob]
+    assert leaked == []
+    manifest = json.loads((result.paths["ipd"] / "manifest.json").read_text(encoding="utf-8"))
+    text = json.dumps(manifest)
+    assert key.hex() not in text and key.hex()[:16] not in text
+
+
+def test_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(UsageError, match="not written by the demo"):
+        run_demo(out=tmp_path, n_patients=20, modalities=("clinical",))
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
