@@ -2,7 +2,8 @@
 
 HRs are fitted with lifelines' CoxPHFitter on the observed data; medians with its
 KaplanMeierFitter. Ranges are the domain's, widened only where the domain quotes a single
-value (CRAFITY 2.0 / 3.6, responders ≈ 0.5).
+value (CRAFITY 2.0 / 3.6, responders ≈ 0.5). Baseline ranges describe the study population, so
+they are computed on the eligible patients (the planted screen failures, ≈ 8 %, are left out).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def _median(time, event):
 
 
 def test_baseline_distributions(truth_large):
-    lat = truth_large.latent
+    lat = truth_large.latent[truth_large.latent["screen_failure"] == ""]
     assert 0.55 <= (lat["bclc"] == "C").mean() <= 0.70
     assert 0.25 <= (lat["bclc"] == "B").mean() <= 0.40
     assert 0.03 <= (lat["bclc"] == "A").mean() <= 0.10
@@ -36,8 +37,17 @@ def test_baseline_distributions(truth_large):
     assert 55 <= lat["age_years"].median() <= 58
 
 
+def test_screen_failures_are_a_realistic_share(truth_large):
+    share = (truth_large.latent["screen_failure"] != "").mean()
+    assert 0.06 <= share <= 0.10
+
+
 def test_bclc_follows_ecog_pvtt_ehs(truth_large):
     lat = truth_large.latent
+    terminal = lat["ecog"] >= 3  # planted ECOG 3 screen failures: BCLC D (BCLC 2022)
+    assert terminal.any() and (lat.loc[terminal, "bclc"] == "D").all()
+    assert (lat.loc[~terminal, "bclc"] != "D").all()
+    lat = lat[~terminal]
     must_c = (lat["ecog"] >= 1) | (lat["pvtt_class"] > 0) | lat["ehs"] | lat["hvtt"]
     assert (lat.loc[must_c, "bclc"] == "C").all()
     assert (lat.loc[~must_c, "bclc"] != "C").all()

@@ -75,6 +75,10 @@ def test_prospective_share_and_accrual_windows():
     assert len(pro) == 20
     assert (pro["t0"] >= "2025-10-01").all() and (pro["t0"] <= "2026-06-30").all()
     retro = lat[lat["cohort"] == "retrospective"]
+    short = retro["screen_failure"] == "followup_3_months"  # planted: T0 < cut-off − 90 days
+    assert short.any()
+    assert (retro.loc[short, "t0"] > "2026-04-01").all()
+    retro = retro[~short]
     assert (retro["t0"] >= "2019-01-01").all() and (retro["t0"] <= "2024-12-31").all()
     # default: 150 prospective when n allows (domain.md §0), 30 % otherwise
     assert (simulate_latent(n_patients=30, seed=1).latent["cohort"] == "prospective").sum() == 9

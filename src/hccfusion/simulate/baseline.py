@@ -16,6 +16,7 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from hccfusion.simulate.centers import CenterProfile
+from hccfusion.simulate.screening import draw_reasons, plant_baseline
 from hccfusion.simulate.seeding import STAGE_LATENT, patient_rng
 
 N_NORMAL = 32
@@ -67,11 +68,20 @@ def _block(seed: int, center_index: int, numbers: np.ndarray) -> tuple[np.ndarra
 
 def draw_center(*, profile: CenterProfile, center_index: int, numbers: np.ndarray,
                 prospective: np.ndarray, seed: int, retro_window: tuple[dt.date, dt.date],
-                pro_window: tuple[dt.date, dt.date]) -> pd.DataFrame:
-    """Baseline latent state and clinical facts of the patients ``numbers`` of one centre."""
+                pro_window: tuple[dt.date, dt.date], cutoff: dt.date,
+                screen_failure_share: float) -> pd.DataFrame:
+    """Baseline latent state and clinical facts of the patients ``numbers`` of one centre.
+
+    A share ``screen_failure_share`` of them gets one planted screen failure
+    (:mod:`.screening`), drawn from uniforms of the same per-patient block that no other draw
+    uses, so eligible patients are the same whatever the share.
+    """
     z, u = _block(seed, center_index, numbers)
-    n = len(numbers)
     c = profile
+    # Index date T0, uniform over the cohort's accrual window.
+    window = np.where(prospective[:, None], np.array([_ord(pro_window)]), np.array([_ord(retro_window)]))
+    t0_ord = np.floor(window[:, 0] + u[:, 6] * (window[:, 1] - window[:, 0] + 1)).astype(int)
+    screen_failure = draw_reasons(u[:, 7], u[:, 8], prospective, share=screen_failure_share)
     burden = z[:, 0] + c.burden_shift
     liver = z[:, 1]
     immune = z[:, 2]
@@ -89,6 +99,9 @@ def draw_center(*, profile: CenterProfile, center_index: int, numbers: np.ndarra
     etiology = _pick(u[:, 1], ETIOLOGIES, ETIOLOGY_P)
     ecog_liab = 0.3 * burden + 0.25 * liver + 0.9 * z[:, 13]
     ecog = np.where(ecog_liab < 0.47, 0, np.where(ecog_liab < 1.85, 1, 2))  # 0 ≈ 68 %, 2 ≈ 3 %
+    planted = plant_baseline(screen_failure, u[:, 9], u[:, 10], prospective=prospective,
+                             age=age, ecog=ecog, t0_ord=t0_ord, cutoff=cutoff)
+    age, ecog, t0_ord = planted["age"], planted["ecog"], planted["t0_ord"]
     # Largest diameter: median 80–90 mm, IQR 50–120 (domain.md §4).
     diameter = np.clip(np.exp(np.log(84.0) + 0.55 * burden + 0.25 * z[:, 14]), 12.0, 240.0).round(0)
     # Unresectable tumours without macrovascular invasion or spread are mostly multinodular
@@ -102,6 +115,7 @@ def draw_center(*, profile: CenterProfile, center_index: int, numbers: np.ndarra
     bclc = np.where((ecog >= 1) | (pvtt > 0) | ehs | hvtt, "C",
                     np.where(n_true == 1, "A",
                              np.where((n_true <= 3) & (diameter <= 30), "A", "B")))
+    bclc = np.where(ecog >= 3, "D", bclc)  # BCLC 2022: ECOG 3–4 is terminal stage
     # Labs (domain.md §4): AFP >= 400 in 40–50 %; CRP >= 10 mg/L in 25–40 %; albumin 38–40 ± 5
     # g/L; bilirubin median 14–18 µmol/L; INR median 1.05–1.10; platelets median 140–170.
     afp = np.clip(np.exp(np.log(250.0) + 1.1 * proliferation + 0.45 * burden + 2.3 * z[:, 9]),
@@ -114,9 +128,6 @@ def draw_center(*, profile: CenterProfile, center_index: int, numbers: np.ndarra
     lenvatinib = u[:, 3] < c.lenvatinib_share
     tki = np.where(lenvatinib, "lenvatinib", _pick(u[:, 4], TKI_OTHER, TKI_OTHER_P))
     pd1 = _pick(u[:, 5], PD1_AGENTS, PD1_P)
-    # Index date T0, uniform over the cohort's accrual window.
-    window = np.where(prospective[:, None], np.array([_ord(pro_window)]), np.array([_ord(retro_window)]))
-    t0_ord = np.floor(window[:, 0] + u[:, 6] * (window[:, 1] - window[:, 0] + 1)).astype(int)
     t0 = pd.to_datetime([dt.date.fromordinal(int(o)) for o in t0_ord])
 
     crafity = (afp >= 100).astype(int) + (crp >= 10).astype(int)
@@ -152,7 +163,9 @@ def draw_center(*, profile: CenterProfile, center_index: int, numbers: np.ndarra
         "largest_diameter_mm": diameter, "hvtt": hvtt, "bclc": bclc, "weight_kg": weight,
         "afp_ng_ml": afp, "crp_mg_l": crp, "albumin_g_l": albumin, "bilirubin_umol_l": bilirubin,
         "crafity": crafity, "lp_os_base": lp_os_base, "lp_pfs_base": lp_pfs_base,
-        "p_response": p_response,
+        "p_response": p_response, "screen_failure": screen_failure,
+        "prior_therapy_days": planted["prior_therapy_days"],
+        "prior_therapy_agent": planted["prior_therapy_agent"],
     })
 
 

@@ -28,6 +28,7 @@ from hccfusion.simulate.errors_inject import ExpectedFinding, add_messiness, inj
 from hccfusion.simulate.latent import SimulatedLatent, simulate_latent
 from hccfusion.simulate.oracle import OracleMetrics, oracle_metrics
 from hccfusion.simulate.parallel import default_workers, run_tasks
+from hccfusion.simulate.screening import SCREEN_FAILURE_SHARE
 from hccfusion.simulate.seeding import STAGE_MODALITY, patient_int_seed
 
 MODALITIES = ("clinical", "ct", "wsi", "omics")
@@ -91,6 +92,7 @@ def simulate_study(*, out: str | Path, n_patients: int = 300, n_centers: int = 2
                    modalities: tuple[str, ...] = MODALITIES, size: str = "small",
                    errors: bool = False, cutoff: dt.date = DEFAULT_CUTOFF,
                    prospective_share: float | None = None,
+                   screen_failure_share: float = SCREEN_FAILURE_SHARE,
                    workers: int | None = None) -> SimulatedStudy:
     """Simulate a study and write it under ``out``.
 
@@ -98,7 +100,7 @@ def simulate_study(*, out: str | Path, n_patients: int = 300, n_centers: int = 2
     ----------
     out
         Output folder (created).
-    n_patients, n_centers, seed, cutoff, prospective_share
+    n_patients, n_centers, seed, cutoff, prospective_share, screen_failure_share
         See :func:`hccfusion.simulate.latent.simulate_latent`.
     modalities
         Subset of ``("clinical", "ct", "wsi", "omics")``; ``clinical`` is required.
@@ -125,15 +127,18 @@ def simulate_study(*, out: str | Path, n_patients: int = 300, n_centers: int = 2
     with threadpool_limits(limits=1):
         return _simulate(out=Path(out), n_patients=n_patients, n_centers=n_centers, seed=seed,
                          modalities=modalities, size=size, errors=errors, cutoff=cutoff,
-                         prospective_share=prospective_share, workers=workers)
+                         prospective_share=prospective_share,
+                         screen_failure_share=screen_failure_share, workers=workers)
 
 
 def _simulate(*, out: Path, n_patients: int, n_centers: int, seed: int,
               modalities: tuple[str, ...], size: str, errors: bool, cutoff: dt.date,
-              prospective_share: float | None, workers: int) -> SimulatedStudy:
+              prospective_share: float | None, screen_failure_share: float,
+              workers: int) -> SimulatedStudy:
     out = Path(out)
     truth = simulate_latent(n_patients=n_patients, n_centers=n_centers, seed=seed,
-                            prospective_share=prospective_share, cutoff=cutoff)
+                            prospective_share=prospective_share, cutoff=cutoff,
+                            screen_failure_share=screen_failure_share)
     tables = crf_tables(truth)
     files: dict[str, list[str]] = {}
     if "ct" in modalities:

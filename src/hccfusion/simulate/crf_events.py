@@ -16,6 +16,7 @@ import pandas as pd
 
 from hccfusion.io.schema import SPECIMEN_FATE
 from hccfusion.simulate.latent import SimulatedLatent
+from hccfusion.simulate.screening import prior_treatment_rows
 from hccfusion.simulate.seeding import STAGE_CRF_EVENTS, STAGE_CRF_TREATMENTS, patient_rng
 
 DAY = pd.Timedelta(days=1)
@@ -89,6 +90,7 @@ def treatments_table(truth: SimulatedLatent) -> pd.DataFrame:
             if second <= end:
                 rows.append(dict(patient_id=pid, kind="other_anticancer", agent="systemic_other",
                                  start_date=second, end_date=None))
+    rows.extend(prior_treatment_rows(truth.latent))
     return pd.DataFrame(rows)
 
 

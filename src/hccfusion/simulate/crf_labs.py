@@ -113,3 +113,13 @@ def labs_table(truth: SimulatedLatent, anchor: pd.DataFrame) -> pd.DataFrame:
                 rows.append(_site_row(rec.patient_id, date, test, si,
                                       units.get(test, LAB_BY_CODE[test].unit)))
     return pd.DataFrame(rows)
+
+
+def baseline_si(labs: pd.DataFrame, anchor: pd.DataFrame) -> pd.DataFrame:
+    """Baseline bilirubin (µmol/L), albumin (g/L) and INR as the ``labs`` sheet writes them,
+    back in SI units; one row per patient (index ``patient_id``)."""
+    date = labs["patient_id"].map(dict(zip(anchor["patient_id"], anchor["baseline_lab_date"])))
+    base = labs[(labs["date"] == date) & labs["test"].isin(["bilirubin", "albumin", "inr"])]
+    si = base["value"] * [_factor(t, u) for t, u in zip(base["test"], base["unit"])]
+    return (base.assign(si=si).pivot_table(index="patient_id", columns="test", values="si",
+                                           aggfunc="first"))

@@ -16,6 +16,7 @@ from hccfusion.simulate.crf_identity import (
     birth_date, fake_name, fake_national_id, fake_phone, fake_record_number,
 )
 from hccfusion.simulate.latent import SimulatedLatent
+from hccfusion.simulate.screening import patient_flags
 from hccfusion.simulate.seeding import STAGE_CRF_ANCHORS, STAGE_CRF_PATIENTS, patient_rng
 
 _PROFILE = {p.code: p for p in CENTER_PROFILES}
@@ -36,7 +37,10 @@ def anchors(truth: SimulatedLatent) -> pd.DataFrame:
         biopsy = t0 if rng.random() < 0.6 else t0 - pd.Timedelta(days=int(rng.integers(1, 15)))
         consent = biopsy - pd.Timedelta(days=int(rng.integers(0, 8)))
         exam0 = base_exam[rec.patient_id]
-        diagnosis = min(biopsy, exam0, consent) - pd.Timedelta(days=int(rng.integers(0, 31)))
+        lead = pd.Timedelta(days=int(rng.integers(0, 31)))
+        diagnosis = min(biopsy, exam0, consent) - lead
+        if pd.notna(rec.prior_therapy_days):  # diagnosed before the earlier treatment
+            diagnosis = min(diagnosis, t0 - pd.Timedelta(days=int(rec.prior_therapy_days)) - lead)
         rows.append({"patient_id": rec.patient_id, "t0": t0, "biopsy_date": biopsy,
                      "consent_date": consent if rec.cohort == "prospective" else pd.NaT,
                      "diagnosis_date": diagnosis,
@@ -86,10 +90,8 @@ def patients_table(truth: SimulatedLatent, anchor: pd.DataFrame) -> pd.DataFrame
             "pvtt": f"Vp{int(rec.pvtt_class)}", "hvtt": bool(rec.hvtt),
             "extrahepatic_spread": bool(rec.ehs),
             "ehs_sites": ehs_organ.get(rec.patient_id) if rec.ehs else None,
-            "weight_kg": float(rec.weight_kg), "unresectable": True, "prior_hcc_therapy": False,
-            "combined_hcc_cca": False, "other_malignancy": False,
-            "biopsy_contraindicated": False if prospective else None,
-            "unable_to_follow_up": False if prospective else None,
+            "weight_kg": float(rec.weight_kg),
+            **patient_flags(rec.screen_failure, prospective=prospective),
             "notes": None,
         }
         for column, p in MISSING_OPTIONAL.items():

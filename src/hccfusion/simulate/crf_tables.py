@@ -13,10 +13,11 @@ from hccfusion.io.schema import TABLES, coerce_table
 from hccfusion.simulate.crf_events import (
     adverse_events_table, followup_table, specimens_table, treatments_table,
 )
-from hccfusion.simulate.crf_labs import labs_table
+from hccfusion.simulate.crf_labs import baseline_si, labs_table
 from hccfusion.simulate.crf_patients import anchors, patients_table
 from hccfusion.simulate.crf_reads import exams_table, lesion_reads_table
 from hccfusion.simulate.latent import SimulatedLatent
+from hccfusion.simulate.screening import cap_child_pugh
 
 #: Columns the validator adds to ``labs``; absent from a CRF as written.
 _LAB_DERIVED = ("source_value", "source_unit")
@@ -39,9 +40,10 @@ def crf_tables(truth: SimulatedLatent) -> dict[str, pd.DataFrame]:
     """
     anchor = anchors(truth)
     treatments = treatments_table(truth)
+    labs = labs_table(truth, anchor)
     raw = {
-        "patients": patients_table(truth, anchor),
-        "labs": labs_table(truth, anchor),
+        "patients": cap_child_pugh(patients_table(truth, anchor), baseline_si(labs, anchor)),
+        "labs": labs,
         "treatments": treatments,
         "exams": exams_table(truth),
         "lesion_reads": lesion_reads_table(truth),

@@ -25,6 +25,7 @@ from hccfusion.simulate.course import (
 )
 from hccfusion.simulate.lesion_truth import draw_lesion_truth
 from hccfusion.simulate.outcomes import observed_outcomes
+from hccfusion.simulate.screening import SCREEN_FAILURE_SHARE, check_share
 
 #: Columns of ``latent`` fixed by docs/simulator_contract.md, in its order.
 CONTRACT_COLUMNS = ("patient_id", "center", "cohort", "burden", "liver_dysfunction", "pvtt_class",
@@ -43,7 +44,9 @@ class SimulatedLatent:
     latent
         One row per patient: the contract's columns first, then added baseline truth (``t0``,
         ``age_years``, ``sex``, ``ecog``, ``tumour_number``, ``largest_diameter_mm``, ``bclc``,
-        ``afp_ng_ml``, ``crp_mg_l``, ``albumin_g_l``, ``bilirubin_umol_l``, ``crafity``, …).
+        ``afp_ng_ml``, ``crp_mg_l``, ``albumin_g_l``, ``bilirubin_umol_l``, ``crafity``, …,
+        ``screen_failure``: the eligibility rule a screened-but-ineligible patient should fail,
+        empty for eligible patients, :mod:`hccfusion.simulate.screening`).
         ``lp_os``/``lp_pfs`` are the log of each patient's expected hazard multiplier given
         baseline (the realised response adds its own effect), ``p_response`` the probability
         of mRECIST objective response.
@@ -83,7 +86,8 @@ def _cohort_sizes(n: int, share: float | None) -> int:
 
 def simulate_latent(*, n_patients: int, n_centers: int = 2, seed: int,
                     prospective_share: float | None = None,
-                    cutoff: dt.date = DEFAULT_CUTOFF) -> SimulatedLatent:
+                    cutoff: dt.date = DEFAULT_CUTOFF,
+                    screen_failure_share: float = SCREEN_FAILURE_SHARE) -> SimulatedLatent:
     """Simulate the latent state, lesion truth and outcomes of a cohort.
 
     Parameters
@@ -99,6 +103,9 @@ def simulate_latent(*, n_patients: int, n_centers: int = 2, seed: int,
         registration's size, domain.md §0) when n allows, else 30 % of the patients.
     cutoff
         Data cut-off; deaths after it are censored, retrospective accrual ends 90 days before it.
+    screen_failure_share
+        Share of screened patients with one planted reason to be excluded (default 8 %; 0 for
+        an all-eligible cohort; at most 0.5). The reason is ``latent.screen_failure``.
 
     Returns
     -------
@@ -110,6 +117,7 @@ def simulate_latent(*, n_patients: int, n_centers: int = 2, seed: int,
     if prospective_share is not None and not 0.0 <= prospective_share <= 1.0:
         raise UsageError("The 'prospective_share' parameter of simulate_latent must be in [0, 1]. "
                          f"Got {prospective_share!r} instead.")
+    share = check_share(screen_failure_share)
     profiles = centers_for(n_centers)
     cutoff = pd.Timestamp(cutoff).date()
     retro = (RETROSPECTIVE_ACCRUAL[0],
@@ -132,7 +140,7 @@ def simulate_latent(*, n_patients: int, n_centers: int = 2, seed: int,
         prospective = numbers > n_c - min(n_p, n_c)
         frames.append(draw_center(profile=profile, center_index=ci, numbers=numbers,
                                   prospective=prospective, seed=seed, retro_window=retro,
-                                  pro_window=pro))
+                                  pro_window=pro, cutoff=cutoff, screen_failure_share=share))
     base = pd.concat(frames, ignore_index=True)
     p = base["p_response"].to_numpy()
     base["lp_os"] = base["lp_os_base"] + np.log(1 - p + p * np.exp(OS_RESPONSE_LOG_HR))

@@ -192,7 +192,33 @@ def _fmt(bounds: tuple[float | None, float | None], unit: str) -> str:
 
 def parse_column(f: Field, raw: list[object], *, today: dt.date,
                  check_range: bool = True) -> ParsedColumn:
-    """Parse every cell of one column of field ``f``."""
+    """Parse every cell of one column of field ``f``.
+
+    Each distinct cell value is parsed once (codes, dates and IDs repeat down a column) and its
+    result and findings are replayed at every position that holds it.
+    """
+    slot: dict[tuple[type, object], int] = {}
+    uniques: list[object] = []
+    positions: list[int] = []
+    for cell in raw:
+        key = (cell.__class__, cell)
+        j = slot.get(key)
+        if j is None:
+            j = slot[key] = len(uniques)
+            uniques.append(cell)
+        positions.append(j)
+    parsed = _parse_cells(f, uniques, today=today, check_range=check_range)
+    found: dict[int, list[CellProblem]] = {}
+    for p in parsed.problems:
+        found.setdefault(p.index, []).append(p)
+    problems = [CellProblem(i, p.rule, p.severity, p.message)
+                for i, j in enumerate(positions) if j in found for p in found[j]]
+    return ParsedColumn(values=[parsed.values[j] for j in positions],
+                        censor=[parsed.censor[j] for j in positions], problems=problems)
+
+
+def _parse_cells(f: Field, raw: list[object], *, today: dt.date,
+                 check_range: bool = True) -> ParsedColumn:
     values: list[object] = []
     censor: list[str] = []
     problems: list[CellProblem] = []

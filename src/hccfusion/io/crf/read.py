@@ -141,7 +141,7 @@ def _table_from_rows(table: str, sheet: str, rows: list[tuple[int, list[object]]
     raw.values = {name: [] for name in positions}
     for excel_row, cells in rows[best_row + 1:]:
         picked = [cells[c] if c < len(cells) else None for c in positions.values()]
-        if all(_is_blank(v) for v in picked):
+        if all(v is None or v == "" or _is_blank(v) for v in picked):
             continue
         raw.rows.append(excel_row)
         for name, value in zip(positions, picked):
