@@ -59,7 +59,7 @@ def run_demo(*, out: Path, n_patients: int = 300, seed: int = 0,
     """
     from hccfusion.deid.export import export_deidentified
     from hccfusion.deid.pseudonym import generate_key, load_key
-    from hccfusion.endpoints.eligibility import EligibilitySettings, assess_eligibility
+    from hccfusion.clinical.eligibility import EligibilitySettings, assess_eligibility
     from hccfusion.io.cohort import Cohort, freeze_cohort
     from hccfusion.io.crf import validate_crf, write_template
     from hccfusion.io.database import ingest_workbook, read_tables
@@ -100,7 +100,10 @@ def run_demo(*, out: Path, n_patients: int = 300, seed: int = 0,
     step("assessing eligibility and drawing the CONSORT flow")
     eligibility = assess_eligibility(cohort.tables,
                                      settings=EligibilitySettings(cutoff=cohort.cutoff))
-    write_eligibility(eligibility, out / "eligibility")
+    write_eligibility(per_patient=eligibility.per_patient, flow=eligibility.flow,
+                      settings=eligibility.settings.model_dump(mode="json"),
+                      rules=eligibility.rules, warnings=eligibility.warnings,
+                      out=out / "eligibility")
     per_patient = eligibility.per_patient
     numbers["screened"] = int(len(per_patient))
     numbers["eligible"] = int(per_patient["eligible"].sum())

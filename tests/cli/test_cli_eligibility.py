@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from hccfusion.cli.eligibility import eligibility
 from hccfusion.errors import UsageError
-from tests.endpoints.conftest import good_patient, tables_from
+from tests.clinical.conftest import good_patient, tables_from
 
 
 @pytest.fixture

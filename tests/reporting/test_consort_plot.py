@@ -65,7 +65,7 @@ def test_bad_flow_is_a_data_error():
 
 
 def test_plot_of_a_real_assessment(tmp_path):
-    from hccfusion.endpoints.eligibility import EligibilitySettings, assess_eligibility
+    from hccfusion.clinical.eligibility import EligibilitySettings, assess_eligibility
     from hccfusion.io.schema import coerce_table
 
     patients = coerce_table("patients", pd.DataFrame([

@@ -8,8 +8,8 @@ import functools
 import pandas as pd
 import pytest
 
-from hccfusion.endpoints.eligibility import EligibilitySettings, assess_eligibility
-from hccfusion.endpoints.eligibility_rules import build_rules
+from hccfusion.clinical.eligibility import EligibilitySettings, assess_eligibility
+from hccfusion.clinical.eligibility_rules import build_rules
 from hccfusion.errors import UsageError
 from hccfusion.simulate.centers import DEFAULT_CUTOFF
 from hccfusion.simulate.crf_tables import crf_tables

@@ -45,7 +45,7 @@ def eligibility(
              "landmark)."),
 ) -> None:
     """Apply the inclusion/exclusion rules, write per-patient verdicts and the CONSORT flow."""
-    from hccfusion.endpoints.eligibility import (
+    from hccfusion.clinical.eligibility import (
         FOLLOWUP_RULES, EligibilitySettings, assess_eligibility)
     from hccfusion.errors import unknown_option
     from hccfusion.io.cohort import Cohort
@@ -57,5 +57,7 @@ def eligibility(
     result = assess_eligibility(snapshot.tables, settings=settings)
     from hccfusion.reporting.eligibility_files import write_eligibility
 
-    write_eligibility(result, out)
+    write_eligibility(per_patient=result.per_patient, flow=result.flow,
+                      settings=result.settings.model_dump(mode="json"), rules=result.rules,
+                      warnings=result.warnings, out=out)
     _print_summary(result, out)

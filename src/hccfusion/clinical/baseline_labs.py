@@ -31,7 +31,7 @@ def baseline_labs(
         test's canonical unit).
     index
         One row per patient with ``patient_id`` and ``t0`` (see
-        :func:`hccfusion.endpoints.index_date.index_dates`); a missing ``t0`` gives missing
+        :func:`hccfusion.io.index_date.index_dates`); a missing ``t0`` gives missing
         baseline values.
     tests
         Test codes to return (``labs.test`` values).

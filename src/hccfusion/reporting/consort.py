@@ -2,7 +2,7 @@
 
 Draws, for each cohort in the flow, a column of three boxes — assessed, excluded (one line per
 exclusion step with patients), included — joined by arrows; every count is broken down by
-centre. The data come from :func:`hccfusion.endpoints.eligibility.assess_eligibility`
+centre. The data come from :func:`hccfusion.clinical.eligibility.assess_eligibility`
 (``EligibilityResult.flow``). Reporting framework: CONSORT / STROBE flow of participants
 (domain.md §7.1).
 """

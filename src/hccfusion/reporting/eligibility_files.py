@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Mapping, Sequence
 
-from hccfusion.endpoints.eligibility import EligibilityResult
+import pandas as pd
 
 OUTPUT_FILES = ("eligibility.parquet", "eligibility.csv", "eligibility_settings.json",
                 "consort.csv", "consort.png", "consort.svg")
 
 
-def write_eligibility(result: EligibilityResult, out: Path) -> list[Path]:
-    """Write ``result`` under ``out`` (created); returns the files written."""
+def write_eligibility(*, per_patient: pd.DataFrame, flow: pd.DataFrame,
+                      settings: Mapping[str, Any], rules: Sequence[str],
+                      warnings: Sequence[str], out: Path) -> list[Path]:
+    """Write an eligibility assessment under ``out`` (created); returns the files written.
+
+    The arguments are the fields of :class:`hccfusion.clinical.eligibility.EligibilityResult`
+    (``settings`` as plain JSON-able data)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,13 +29,13 @@ def write_eligibility(result: EligibilityResult, out: Path) -> list[Path]:
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    result.per_patient.to_parquet(out / "eligibility.parquet", index=False)
-    result.per_patient.to_csv(out / "eligibility.csv", index=False, date_format="%Y-%m-%d")
+    per_patient.to_parquet(out / "eligibility.parquet", index=False)
+    per_patient.to_csv(out / "eligibility.csv", index=False, date_format="%Y-%m-%d")
     (out / "eligibility_settings.json").write_text(json.dumps(
-        {"settings": result.settings.model_dump(mode="json"), "rules": list(result.rules),
-         "warnings": list(result.warnings)}, indent=2), encoding="utf-8")
-    result.flow.to_csv(out / "consort.csv", index=False)
-    ax = plot_consort(result.flow)
+        {"settings": dict(settings), "rules": list(rules), "warnings": list(warnings)}, indent=2),
+        encoding="utf-8")
+    flow.to_csv(out / "consort.csv", index=False)
+    ax = plot_consort(flow)
     for suffix in ("png", "svg"):
         ax.figure.savefig(out / f"consort.{suffix}", dpi=200, bbox_inches="tight")
     plt.close(ax.figure)

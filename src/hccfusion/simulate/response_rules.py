@@ -2,8 +2,8 @@
 where readers disagree (domain.md §1.4–§1.8, simplified to what the simulator produces: liver
 targets, non-target lesions with a status, new lesions that are unequivocal).
 
-This is not the study's endpoint engine (:mod:`hccfusion.endpoints` derives responses from the
-CRF); it only labels the simulator's own truth so that the lesion sizes, the response
+This is not the study's endpoint engine (which derives responses from the readers' CRF
+rows); it only labels the simulator's own truth so that the lesion sizes, the response
 categories and the outcome table agree.
 """
 

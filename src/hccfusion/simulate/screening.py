@@ -3,7 +3,7 @@
 Real screening logs hold patients who were assessed and then excluded; a simulator that writes
 only eligible patients leaves the CONSORT flow empty. A share of the simulated patients
 (:data:`SCREEN_FAILURE_SHARE` by default) therefore gets exactly one planted reason, named
-after the eligibility rule (:func:`hccfusion.endpoints.eligibility_rules.build_rules`, default
+after the eligibility rule (:func:`hccfusion.clinical.eligibility_rules.build_rules`, default
 settings) that should exclude them. The reason is ground truth (``latent.screen_failure``,
 empty for eligible patients); the pipeline never reads it.
 

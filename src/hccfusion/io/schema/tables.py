@@ -3,7 +3,7 @@
 Ranges come from domain.md §4. Hard ranges reject values that cannot be true (a typo); the
 study's inclusion limits (age 18–80, ECOG ≤ 2, no Child–Pugh C / BCLC D) are soft here, because
 screened patients who fail them are recorded too and excluded, with a reason, by the
-eligibility rules (:mod:`hccfusion.endpoints.eligibility`).
+eligibility rules (:mod:`hccfusion.clinical.eligibility`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from copy import deepcopy
 import pandas as pd
 import pytest
 
-from hccfusion.endpoints.eligibility import EligibilitySettings, assess_eligibility
+from hccfusion.clinical.eligibility import EligibilitySettings, assess_eligibility
 from hccfusion.io.schema import coerce_table
 
 CUTOFF = dt.date(2024, 6, 30)

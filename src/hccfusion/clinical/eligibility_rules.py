@@ -1,7 +1,7 @@
 """The study's inclusion and exclusion criteria, one named rule each (domain.md §0, §2.6, §10).
 
 Every rule looks at one per-patient context row (built by
-:func:`hccfusion.endpoints.eligibility.assess_eligibility`) and gives ``pass``, ``fail`` or
+:func:`hccfusion.clinical.eligibility.assess_eligibility`) and gives ``pass``, ``fail`` or
 ``unknown`` (the data needed to decide is missing) with a human reason; a rule that does not
 apply to the patient's cohort gives ``n/a``. ``RULE_ORDER`` is the fixed order of the CONSORT
 flow: each excluded patient is counted once, at the first rule that did not pass.

@@ -1,11 +1,11 @@
 """Who enters the analysis: the study's eligibility criteria applied per patient, and the
 CONSORT flow (domain.md §0 inclusion/exclusion, §2.1 T0, §2.6 and §10 decision 3 follow-up).
 
-Each criterion is a named rule (:mod:`hccfusion.endpoints.eligibility_rules`) that gives
+Each criterion is a named rule (:mod:`hccfusion.clinical.eligibility_rules`) that gives
 ``pass`` / ``fail`` / ``unknown`` (missing data) / ``n/a`` (other cohort) with a reason.
 **Unknown counts as not eligible**: a patient is included only when every applicable rule
 passes. In the flow each excluded patient is counted once, at the first rule (in the fixed
-order of :func:`~hccfusion.endpoints.eligibility_rules.build_rules`) that did not pass, and the
+order of :func:`~hccfusion.clinical.eligibility_rules.build_rules`) that did not pass, and the
 number of those exclusions that were ``unknown`` is reported beside it.
 """
 
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hccfusion.endpoints.eligibility_rules import NOT_APPLICABLE, PASS, Rule, build_rules
+from hccfusion.clinical.eligibility_rules import NOT_APPLICABLE, PASS, Rule, build_rules
 from hccfusion.errors import DataError
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def _context(tables: Mapping[str, pd.DataFrame], settings: EligibilitySettings) 
 
     from hccfusion.clinical.baseline_labs import baseline_labs
     from hccfusion.clinical.child_pugh import child_pugh
-    from hccfusion.endpoints.index_date import index_dates
+    from hccfusion.io.index_date import index_dates
 
     patients = _table(tables, "patients")
     if patients["patient_id"].isna().any():

@@ -5,7 +5,7 @@ import datetime as dt
 import pydantic
 import pytest
 
-from hccfusion.endpoints.eligibility import EligibilitySettings, assess_eligibility
+from hccfusion.clinical.eligibility import EligibilitySettings, assess_eligibility
 from hccfusion.errors import DataError
 
 CUTOFF = dt.date(2024, 6, 30)

@@ -13,7 +13,7 @@ def _set(p, table, **values):
 # --- the reference patient ---------------------------------------------------------------
 
 def test_reference_patient_passes_every_rule(patient, make_tables, settings):
-    from hccfusion.endpoints.eligibility import assess_eligibility
+    from hccfusion.clinical.eligibility import assess_eligibility
 
     res = assess_eligibility(make_tables(patient), settings=settings)
     row = res.per_patient.iloc[0]

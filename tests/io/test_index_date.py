@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from hccfusion.endpoints.index_date import index_dates
+from hccfusion.io.index_date import index_dates
 from hccfusion.errors import DataError
 from hccfusion.io.schema import coerce_table
 
