@@ -21,7 +21,7 @@ def command(
     from rich.console import Console
     from rich.table import Table
 
-    from hccfusion.workflow import run_demo
+    from hccfusion.pipeline.demo import run_demo
 
     console = Console(highlight=False)
     started = time.perf_counter()
@@ -40,6 +40,7 @@ def command(
               "validation": "validation reports (JSON)", "database": "study database (DuckDB)",
               "cohort": "frozen analysis cohort (Parquet + cohort.json)",
               "eligibility": "eligibility + CONSORT flow (CSV, PNG, SVG)",
+              "endpoints": "endpoints: responses, ORR, OS/PFS, agreement, CTCAE, scores",
               "ipd": "de-identified individual patient data", "key": "pseudonym key (keep secret)"}
     for name, label in labels.items():
         table.add_row(label, str(result.paths[name]))
@@ -48,4 +49,10 @@ def command(
     console.print(f"screened {n['screened']} patients, eligible {n['eligible']}; "
                   f"oracle C-index OS {oracle.c_index_os:.3f}, PFS {oracle.c_index_pfs:.3f}, "
                   f"ORR AUC {oracle.auc_orr:.3f}")
+    e = n["endpoints"]
+    orr = e["rates"].get("mrecist_ORR")
+    if orr:
+        console.print(f"mRECIST ORR {orr['pct']:.1f} % ({orr['ci'][0]:.1f}–{orr['ci'][1]:.1f}), "
+                      f"median OS {e['medians']['os']['median_months']} months, median PFS "
+                      f"{e['medians']['pfs_mrecist']['median_months']} months (eligible patients)")
     console.print(f"[bold]outputs are in {result.out.resolve()}[/bold]")

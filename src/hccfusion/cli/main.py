@@ -24,6 +24,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("cohort", "hccfusion.cli.cohort"),
     ("deid", "hccfusion.cli.deid"),
     ("simulate", "hccfusion.cli.simulate"),
+    ("endpoints", "hccfusion.cli.endpoints"),
     ("demo", "hccfusion.cli.demo"),
 ]
 

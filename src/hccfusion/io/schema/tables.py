@@ -205,6 +205,9 @@ LESION_READS = TableSchema(
         _f("evaluable", _BOOL, "Evaluable", "可评估"),
         _f("vascular_class", Kind.CODE, "Tumour thrombus class", "癌栓分型",
            codes=("Vp1", "Vp2", "Vp3", "Vp4", "Vv1", "Vv2", "Vv3")),
+        _f("porta_hepatis", _BOOL, "Porta hepatis lymph node", "肝门淋巴结",
+           description="Nodes at the porta hepatis count as malignant only from 20 mm short "
+                       "axis (cirrhosis makes reactive nodes; domain.md §1.2, §1.6)."),
         _f("is_effusion", _BOOL, "Effusion / ascites", "积液"),
         _f("cytology_malignant", _BOOL, "Cytology malignant", "细胞学阳性"),
     ),

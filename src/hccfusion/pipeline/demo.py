@@ -1,9 +1,9 @@
 """The main job on the embedded synthetic cohort (``make demo`` / ``hccfusion demo``).
 
-It runs, in order, what a study's data manager runs on real data: write the CRF template,
-receive one workbook per hospital (here: simulated), validate, ingest into the study database,
-freeze the analysis cohort at the data cut-off, assess eligibility with the CONSORT flow, and
-export de-identified individual patient data. Each step is the same library call the CLI makes.
+It runs, in order, what a study's data manager and statistician run on real data: write the CRF
+template, receive one workbook per hospital (here: simulated), validate, ingest into the study
+database, freeze the analysis cohort at the data cut-off, assess eligibility with the CONSORT
+flow, derive the endpoints, and export de-identified individual patient data. Each step is the same library call the CLI makes.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def run_demo(*, out: Path, n_patients: int = 300, seed: int = 0,
     from hccfusion.io.cohort import Cohort, freeze_cohort
     from hccfusion.io.crf import validate_crf, write_template
     from hccfusion.io.database import ingest_workbook, read_tables
+    from hccfusion.pipeline.endpoints import derive_endpoints
     from hccfusion.reporting.eligibility_files import write_eligibility
     from hccfusion.simulate.cohort import simulate_study
 
@@ -108,6 +109,12 @@ def run_demo(*, out: Path, n_patients: int = 300, seed: int = 0,
     numbers["screened"] = int(len(per_patient))
     numbers["eligible"] = int(per_patient["eligible"].sum())
     paths["eligibility"] = out / "eligibility"
+
+    step("deriving endpoints (mRECIST/RECIST 1.1, ORR, OS/PFS, agreement, CTCAE, scores)")
+    endpoints = derive_endpoints(cohort.tables, cutoff=cohort.cutoff)
+    endpoints.write(out / "endpoints")
+    numbers["endpoints"] = endpoints.summary
+    paths["endpoints"] = out / "endpoints"
 
     step("exporting de-identified individual patient data")
     (out / "secrets").mkdir(mode=0o700)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from hccfusion.errors import UsageError
-from hccfusion.workflow import DEMO_MARKER, run_demo
+from hccfusion.pipeline.demo import DEMO_MARKER, run_demo
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
 @pytest.mark.slow
 def test_every_step_ran_and_wrote_its_output(demo) -> None:
     result, steps = demo
-    assert len(steps) == 7  # template, simulate, 2 × validate+ingest, freeze, eligibility, deid
+    assert len(steps) == 8  # template, simulate, 2 × validate+ingest, freeze, eligibility,
+    # endpoints, deid
+    assert (result.paths["endpoints"] / "summary.json").is_file()
+    assert (result.paths["endpoints"] / "best_response.parquet").is_file()
     for name in ("template", "database", "key"):
         assert result.paths[name].is_file()
     assert (result.paths["cohort"] / "cohort.json").is_file()
