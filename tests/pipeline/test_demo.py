@@ -25,8 +25,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
 @pytest.mark.slow
 def test_every_step_ran_and_wrote_its_output(demo) -> None:
     result, steps = demo
-    assert len(steps) == 8  # template, simulate, 2 × validate+ingest, freeze, eligibility,
-    # endpoints, deid
+    assert len(steps) == 9  # template, simulate, 2 × validate+ingest, freeze, eligibility,
+    # endpoints, report, deid
     assert (result.paths["endpoints"] / "summary.json").is_file()
     assert (result.paths["endpoints"] / "best_response.parquet").is_file()
     for name in ("template", "database", "key"):
@@ -36,6 +36,28 @@ def test_every_step_ran_and_wrote_its_output(demo) -> None:
     for name in ("eligibility.csv", "consort.png", "consort.svg", "consort.csv"):
         assert (result.paths["eligibility"] / name).is_file()
     assert (result.out / DEMO_MARKER).is_file()
+
+
+@pytest.mark.slow
+def test_report_shows_only_numbers_written_beside_it(demo) -> None:
+    result, _ = demo
+    html = result.paths["report"].read_text(encoding="utf-8")
+    for section in ("data", "table1", "response", "survival", "agreement", "safety", "model"):
+        assert f'id="{section}"' in html
+    folder = result.paths["report"].parent
+    import re
+
+    for ref in set(re.findall(r'(?:href|src)="((?:tables|figures)/[^"]+)"', html)):
+        assert (folder / ref).is_file(), ref
+    rates = pd.read_csv(folder / "tables" / "rates.csv")
+    orr = rates[(rates["criterion"] == "mrecist") & (rates["cohort"] == "all")
+                & (rates["center"] == "all") & (rates["endpoint"] == "ORR")].iloc[0]
+    assert f"{orr['percent']:,.2f}" in html
+    endpoint_rates = pd.read_parquet(result.paths["endpoints"] / "response_rates.parquet")
+    same = endpoint_rates[(endpoint_rates["criterion"] == "mrecist")
+                          & (endpoint_rates["cohort"] == "all") & (endpoint_rates["center"] == "all")
+                          & (endpoint_rates["endpoint"] == "ORR")].iloc[0]
+    assert round(100 * same["proportion"], 1) == orr["percent"]
 
 
 @pytest.mark.slow

@@ -41,6 +41,7 @@ def command(
               "cohort": "frozen analysis cohort (Parquet + cohort.json)",
               "eligibility": "eligibility + CONSORT flow (CSV, PNG, SVG)",
               "endpoints": "endpoints: responses, ORR, OS/PFS, agreement, CTCAE, scores",
+              "report": "study report (open in a browser)",
               "ipd": "de-identified individual patient data", "key": "pseudonym key (keep secret)"}
     for name, label in labels.items():
         table.add_row(label, str(result.paths[name]))
@@ -56,3 +57,4 @@ def command(
                       f"median OS {e['medians']['os']['median_months']} months, median PFS "
                       f"{e['medians']['pfs_mrecist']['median_months']} months (eligible patients)")
     console.print(f"[bold]outputs are in {result.out.resolve()}[/bold]")
+    console.print(f"[bold]report: {result.paths['report'].resolve()}[/bold]")

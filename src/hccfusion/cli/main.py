@@ -25,6 +25,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("deid", "hccfusion.cli.deid"),
     ("simulate", "hccfusion.cli.simulate"),
     ("endpoints", "hccfusion.cli.endpoints"),
+    ("report", "hccfusion.cli.report"),
     ("demo", "hccfusion.cli.demo"),
 ]
 

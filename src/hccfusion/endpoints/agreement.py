@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hccfusion.endpoints.agreement_continuous import (
+from hccfusion.endpoints.agreement_continuous import (  # noqa: F401 - re-exports
+    _check_confidence,
+    _require,
     BlandAltman,
     IccResult,
     bland_altman,
@@ -46,18 +48,6 @@ def landis_koch_band(kappa: float) -> str:
     if kappa < 0:
         return LANDIS_KOCH[0][1]
     return next((band for upper, band in LANDIS_KOCH[1:] if kappa <= upper), LANDIS_KOCH[-1][1])
-
-
-def _check_confidence(confidence: float, where: str) -> None:
-    if not 0 < confidence < 1:
-        raise UsageError(f"The 'confidence' parameter of {where} must be in (0, 1). "
-                         f"Got {confidence!r} instead.")
-
-
-def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(f"the {name} table lacks columns {missing}; it has {list(frame.columns)}.")
 
 
 # --------------------------------------------------------------------------- disagreements

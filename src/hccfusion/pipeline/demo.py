@@ -3,7 +3,7 @@
 It runs, in order, what a study's data manager and statistician run on real data: write the CRF
 template, receive one workbook per hospital (here: simulated), validate, ingest into the study
 database, freeze the analysis cohort at the data cut-off, assess eligibility with the CONSORT
-flow, derive the endpoints, and export de-identified individual patient data. Each step is the same library call the CLI makes.
+flow, derive the endpoints, render the study report, and export de-identified individual patient data. Each step is the same library call the CLI makes.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def run_demo(*, out: Path, n_patients: int = 300, seed: int = 0,
     from hccfusion.io.crf import validate_crf, write_template
     from hccfusion.io.database import ingest_workbook, read_tables
     from hccfusion.pipeline.endpoints import derive_endpoints
+    from hccfusion.pipeline.report import build_report
     from hccfusion.reporting.eligibility_files import write_eligibility
     from hccfusion.simulate.cohort import simulate_study
 
@@ -115,6 +116,10 @@ def run_demo(*, out: Path, n_patients: int = 300, seed: int = 0,
     endpoints.write(out / "endpoints")
     numbers["endpoints"] = endpoints.summary
     paths["endpoints"] = out / "endpoints"
+
+    step("rendering the study report (HTML)")
+    report = build_report(cohort=cohort.path, endpoints=out / "endpoints", out=out / "report")
+    paths["report"] = report.path
 
     step("exporting de-identified individual patient data")
     (out / "secrets").mkdir(mode=0o700)

@@ -1,0 +1,20 @@
+"""``hccfusion report``: the study report (HTML, tables and figures beside it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def command(
+    cohort: Path = typer.Option(..., "--cohort", help="Frozen cohort snapshot folder."),
+    endpoints: Path = typer.Option(..., "--endpoints", help="Folder written by `hccfusion endpoints`."),
+    out: Path = typer.Option(..., "--out", help="Report folder to write."),
+) -> None:
+    """Render the report: participants and flow, Table 1, response, survival, reader
+    agreement, adverse events — every number traceable to a CSV beside it."""
+    from hccfusion.pipeline.report import build_report
+
+    result = build_report(cohort=cohort, endpoints=endpoints, out=out)
+    typer.echo(f"report: {result.path} ({result.n_tables} tables, {result.n_figures} figures)")

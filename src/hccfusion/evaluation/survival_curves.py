@@ -1,0 +1,476 @@
+"""Kaplan–Meier curves, median survival and median follow-up (domain.md §7.6).
+
+- :func:`kaplan_meier`: product-limit estimate per group with pointwise log-log ("exponential
+  Greenwood") confidence intervals, as a tidy table plus number-at-risk and landmark look-ups.
+- :func:`median_survival`: median survival time per group with the Brookmeyer–Crowley CI on the
+  log-log scale, following R ``survival``'s ``print.survfit`` / ``quantile.survfit``.
+- :func:`reverse_km_followup`: median follow-up (with IQR) by the reverse Kaplan–Meier method.
+
+All functions follow the package survival vocabulary: ``time`` in days, ``event`` bool (True =
+observed), keyword-only arguments. Results are data; drawing is
+:func:`hccfusion.reporting.figures` 's job.
+
+References
+----------
+Kaplan EL, Meier P. Nonparametric estimation from incomplete observations. JASA 1958;53:457–481.
+Kalbfleisch JD, Prentice RL. The Statistical Analysis of Failure Time Data. Wiley 1980 (log-log CI).
+Brookmeyer R, Crowley J. A confidence interval for the median survival time. Biometrics
+1982;38:29–41.
+Schemper M, Smith TL. A note on quantifying follow-up in studies of failure time. Control Clin
+Trials 1996;17:343–346 (reverse Kaplan–Meier).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hccfusion.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "FollowUp",
+    "KaplanMeierResult",
+    "MedianSurvival",
+    "kaplan_meier",
+    "median_survival",
+    "reverse_km_followup",
+]
+
+#: Label of the single group when ``group`` is None.
+ALL = "all"
+
+_TABLE_COLUMNS = ("group", "time", "n_at_risk", "n_events", "n_censored", "surv", "ci_low", "ci_high")
+
+
+# --------------------------------------------------------------------------------------------
+# input checks (shared with hccfusion.evaluation.logrank)
+
+
+def _check_confidence(confidence: float, func: str) -> float:
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.floating)) \
+            or not 0.0 < float(confidence) < 1.0:
+        raise UsageError(f"The 'confidence' parameter of {func} must be a float in (0, 1). "
+                         f"Got {confidence!r} instead.")
+    return float(confidence)
+
+
+def _check_survival(time: Any, event: Any, func: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``time`` (days, finite, >= 0) and ``event`` (bool or 0/1) of equal length."""
+    t = np.asarray(time)
+    e = np.asarray(event)
+    if t.ndim != 1 or e.ndim != 1:
+        raise UsageError(f"The 'time' and 'event' parameters of {func} must be 1-D. "
+                         f"Got shapes {t.shape} and {e.shape} instead.")
+    if t.shape != e.shape:
+        raise UsageError(f"The 'time' and 'event' parameters of {func} must have the same length. "
+                         f"Got {t.shape[0]} and {e.shape[0]} instead.")
+    if t.size == 0:
+        raise DataError(f"{func} needs at least one patient; 'time' and 'event' are empty.")
+    if not np.issubdtype(t.dtype, np.number) or np.issubdtype(t.dtype, np.complexfloating):
+        raise UsageError(f"The 'time' parameter of {func} must be numeric (days). "
+                         f"Got dtype {t.dtype} instead.")
+    t = t.astype(float)
+    bad = ~np.isfinite(t) | (t < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"The 'time' parameter of {func} must be finite and >= 0 (days); "
+                        f"{int(bad.sum())} value(s) are not, first at position {i}: {t[i]!r}. "
+                        f"Drop or fix those patients first.")
+    if e.dtype == bool:
+        return t, e
+    if not np.issubdtype(e.dtype, np.number):
+        raise UsageError(f"The 'event' parameter of {func} must be bool (True = observed). "
+                         f"Got dtype {e.dtype} instead.")
+    ok = np.isin(e, (0, 1))
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise DataError(f"The 'event' parameter of {func} must be bool or 0/1 (True = observed); "
+                        f"got {e[i]!r} at position {i}. R-style 1/2 status codes must be "
+                        f"converted explicitly (event = status == 2).")
+    return t, e.astype(bool)
+
+
+def _check_group(group: Any, n: int, func: str) -> tuple[np.ndarray, list[Any]]:
+    """Group labels as an object array plus the groups in sorted (or categorical) order."""
+    import pandas as pd
+
+    if group is None:
+        return np.full(n, ALL, dtype=object), [ALL]
+    s = pd.Series(group) if not isinstance(group, pd.Series) else group.reset_index(drop=True)
+    if s.ndim != 1 or len(s) != n:
+        raise UsageError(f"The 'group' parameter of {func} must be 1-D with one label per patient "
+                         f"({n}). Got {len(s)} instead.")
+    if s.isna().any():
+        i = int(np.flatnonzero(s.isna().to_numpy())[0])
+        raise DataError(f"The 'group' parameter of {func} has {int(s.isna().sum())} missing "
+                        f"label(s), first at position {i}; drop those patients or label them.")
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        levels = [c for c in s.cat.categories if (s == c).any()]
+    else:
+        try:
+            levels = sorted(pd.unique(s))
+        except TypeError:
+            levels = list(pd.unique(s))
+    return s.to_numpy(dtype=object), levels
+
+
+# --------------------------------------------------------------------------------------------
+# the product-limit estimate
+
+
+def _km_one(t: np.ndarray, e: np.ndarray, z: float) -> dict[str, np.ndarray]:
+    """KM table of one group at every distinct observed time (plus time 0 if not observed)."""
+    times, inverse = np.unique(t, return_inverse=True)
+    n_events = np.bincount(inverse, weights=e, minlength=times.size).astype(np.int64)
+    n_total = np.bincount(inverse, minlength=times.size).astype(np.int64)
+    n_censored = n_total - n_events
+    n_at_risk = t.size - np.concatenate(([0], np.cumsum(n_total)[:-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1.0 - n_events / n_at_risk)
+        # Greenwood; a step to zero (d == n) leaves the variance of log S undefined, and the
+        # band is then pinned to 0 below (as lifelines does).
+        terms = np.where(n_events < n_at_risk, n_events / (n_at_risk * (n_at_risk - n_events)), 0.0)
+        greenwood = np.cumsum(terms)
+        log_s = np.log(surv)
+        # log-log band: log(-log S) ± z·se(log S)/|log S|; the sign flips on back-transform.
+        half = z * np.sqrt(greenwood) / log_s
+        ci_low = np.exp(-np.exp(np.log(-log_s) - half))
+        ci_high = np.exp(-np.exp(np.log(-log_s) + half))
+    one = surv >= 1.0
+    ci_low[one] = 1.0
+    ci_high[one] = 1.0
+    zero = surv <= 0.0
+    ci_low[zero] = 0.0
+    ci_high[zero] = 0.0
+    surv = np.clip(surv, 0.0, 1.0)
+    out = {"time": times, "n_at_risk": n_at_risk, "n_events": n_events, "n_censored": n_censored,
+           "surv": surv, "ci_low": ci_low, "ci_high": ci_high}
+    if times[0] > 0:
+        first = {"time": 0.0, "n_at_risk": t.size, "n_events": 0, "n_censored": 0, "surv": 1.0,
+                 "ci_low": 1.0, "ci_high": 1.0}
+        out = {k: np.concatenate(([first[k]], v)) for k, v in out.items()}
+    return out
+
+
+@dataclass(frozen=True)
+class KaplanMeierResult:
+    """Kaplan–Meier estimates per group.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Tidy, one row per group and distinct observed time (plus a time-0 row when no patient
+        has time 0): ``group, time`` (days), ``n_at_risk`` (patients with time >= ``time``),
+        ``n_events``, ``n_censored`` (at exactly ``time``), ``surv`` (S(time), right-continuous
+        step), ``ci_low, ci_high`` (pointwise log-log CI).
+    groups : tuple
+        Group labels in display order (sorted, or category order for a categorical ``group``).
+    confidence : float
+        Confidence level of the pointwise intervals.
+    n : pandas.DataFrame
+        ``group, n, n_events, max_time``: patients, events and last observed time per group.
+    """
+
+    table: "pd.DataFrame"
+    groups: tuple[Any, ...]
+    confidence: float
+    n: "pd.DataFrame"
+
+    def _times(self, times: Any, func: str) -> np.ndarray:
+        ts = np.atleast_1d(np.asarray(times, dtype=float))
+        if ts.ndim != 1 or not np.all(np.isfinite(ts)) or np.any(ts < 0):
+            raise UsageError(f"The 'times' parameter of KaplanMeierResult.{func} must be finite "
+                             f"days >= 0. Got {times!r} instead.")
+        return ts
+
+    def at_risk(self, times: Any) -> "pd.DataFrame":
+        """Number at risk per group at chosen times (the risk table under a KM plot).
+
+        Parameters
+        ----------
+        times : array-like of float
+            Days, e.g. ``np.arange(0, 37, 6) * 30.4375`` for 0/6/…/36 months.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``group, time, n_at_risk, n_events, n_censored``: ``n_at_risk`` counts patients with
+            time >= ``time`` (R ``summary.survfit`` convention); ``n_events`` and ``n_censored``
+            count those that left strictly before ``time``, so the three add up to the group size.
+        """
+        import pandas as pd
+
+        ts = self._times(times, "at_risk")
+        rows = []
+        for g in self.groups:
+            sub = self.table[self.table["group"] == g]
+            n_total = int(self.n.loc[self.n["group"] == g, "n"].iloc[0])
+            tt = sub["time"].to_numpy()
+            d = sub["n_events"].to_numpy()
+            c = sub["n_censored"].to_numpy()
+            for x in ts:
+                before = tt < x
+                ev, ce = int(d[before].sum()), int(c[before].sum())
+                rows.append((g, x, n_total - ev - ce, ev, ce))
+        return pd.DataFrame(rows, columns=["group", "time", "n_at_risk", "n_events", "n_censored"])
+
+    def survival_at(self, times: Any) -> "pd.DataFrame":
+        """Landmark survival S(t) with its pointwise CI per group.
+
+        Parameters
+        ----------
+        times : array-like of float
+            Days.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``group, time, n_at_risk, surv, ci_low, ci_high``. S is the right-continuous step
+            function; beyond a group's last observed time it is NaN unless the curve has reached
+            0 (R ``summary.survfit(extend=FALSE)`` drops those times).
+        """
+        import pandas as pd
+
+        ts = self._times(times, "survival_at")
+        at_risk = self.at_risk(ts)
+        rows = []
+        for g in self.groups:
+            sub = self.table[self.table["group"] == g]
+            tt = sub["time"].to_numpy()
+            vals = sub[["surv", "ci_low", "ci_high"]].to_numpy()
+            for x in ts:
+                i = np.searchsorted(tt, x, side="right") - 1
+                if x > tt[-1] and vals[-1, 0] > 0:
+                    s = (np.nan, np.nan, np.nan)
+                else:
+                    s = tuple(vals[i])
+                rows.append((g, x, *s))
+        out = pd.DataFrame(rows, columns=["group", "time", "surv", "ci_low", "ci_high"])
+        out.insert(2, "n_at_risk", at_risk["n_at_risk"].to_numpy())
+        return out
+
+
+def kaplan_meier(*, time: Any, event: Any, group: Any = None, at_times: Any = None,
+                 confidence: float = 0.95) -> KaplanMeierResult:
+    """Kaplan–Meier product-limit estimate per group with log-log pointwise CIs.
+
+    S(t) = ∏_{t_i <= t} (1 − d_i / n_i). The CI is computed on the log(−log S) scale with the
+    Greenwood variance, var(log S) = Σ d_i / (n_i (n_i − d_i)) ("exponential Greenwood",
+    Kalbfleisch & Prentice 1980): S^{exp(±z·se(log S)/log S)}. This is R ``survival``'s
+    ``conf.type = "log-log"`` and lifelines' ``KaplanMeierFitter`` interval. Where S = 1 the
+    band is (1, 1); where S = 0 it is (0, 0) (lifelines' convention; R reports NA).
+
+    Parameters
+    ----------
+    time : array-like of float, shape (n,)
+        Follow-up in days (>= 0).
+    event : array-like of bool, shape (n,)
+        True where the event was observed, False where censored.
+    group : array-like, shape (n,), optional
+        Group label per patient; None gives one group labelled ``"all"``.
+    at_times : array-like of float, optional
+        Extra time points (days) to add to the table as rows (e.g. landmark times), so that
+        ``table`` alone carries S(t) there; they carry zero events and zero censorings.
+    confidence : float, default 0.95
+        Level of the pointwise confidence intervals.
+
+    Returns
+    -------
+    KaplanMeierResult
+
+    Examples
+    --------
+    >>> km = kaplan_meier(time=[5, 8, 8, 12], event=[True, True, False, True])
+    >>> km.table["surv"].round(3).tolist()
+    [1.0, 0.75, 0.5, 0.0]
+    """
+    import pandas as pd
+    from scipy.stats import norm
+
+    func = "kaplan_meier"
+    t, e = _check_survival(time, event, func)
+    conf = _check_confidence(confidence, func)
+    g, levels = _check_group(group, t.size, func)
+    z = float(norm.ppf(0.5 + conf / 2.0))
+    extra = None
+    if at_times is not None:
+        extra = np.atleast_1d(np.asarray(at_times, dtype=float))
+        if extra.ndim != 1 or not np.all(np.isfinite(extra)) or np.any(extra < 0):
+            raise UsageError(f"The 'at_times' parameter of {func} must be finite days >= 0. "
+                             f"Got {at_times!r} instead.")
+    frames, counts = [], []
+    for level in levels:
+        mask = g == level
+        tab = pd.DataFrame(_km_one(t[mask], e[mask], z))
+        if extra is not None:
+            new = np.setdiff1d(extra, tab["time"].to_numpy())
+            if new.size:
+                idx = np.searchsorted(tab["time"].to_numpy(), new, side="right") - 1
+                add = tab.iloc[idx].copy()
+                add["time"] = new
+                # at risk at an added time: those with time >= it
+                add["n_at_risk"] = [int((t[mask] >= x).sum()) for x in new]
+                add["n_events"] = 0
+                add["n_censored"] = 0
+                past = new > t[mask].max()
+                # beyond the last observation the estimate is undefined unless S reached 0
+                still = past & (add["surv"].to_numpy() > 0)
+                add.loc[still, ["surv", "ci_low", "ci_high"]] = np.nan
+                tab = pd.concat([tab, add]).sort_values("time", kind="mergesort")
+        tab.insert(0, "group", [level] * len(tab))
+        frames.append(tab)
+        counts.append((level, int(mask.sum()), int(e[mask].sum()), float(t[mask].max())))
+    table = pd.concat(frames, ignore_index=True)[list(_TABLE_COLUMNS)]
+    table = table.astype({"n_at_risk": "int64", "n_events": "int64", "n_censored": "int64"})
+    n = pd.DataFrame(counts, columns=["group", "n", "n_events", "max_time"])
+    return KaplanMeierResult(table=table, groups=tuple(levels), confidence=conf, n=n)
+
+
+# --------------------------------------------------------------------------------------------
+# quantiles of the curve (R survival's rule)
+
+
+def _quantile_time(times: np.ndarray, surv: np.ndarray, level: float) -> float:
+    """First time the step curve falls to ``level`` or below, R ``quantile.survfit`` style.
+
+    When the curve sits exactly on ``level`` over an interval, R returns the midpoint between
+    the start of that flat piece and the time the curve next drops below it; when it never drops
+    below, the start of the flat piece. NaN where the curve never reaches ``level``.
+    """
+    tol = np.sqrt(np.finfo(float).eps)
+    ok = ~np.isnan(surv)
+    times, surv = times[ok], surv[ok]
+    at_or_below = np.flatnonzero(surv <= level + tol)
+    if at_or_below.size == 0:
+        return float("nan")
+    i = int(at_or_below[0])
+    if abs(surv[i] - level) < tol:
+        below = np.flatnonzero(surv < level - tol)
+        if below.size:
+            return float((times[i] + times[below[0]]) / 2.0)
+    return float(times[i])
+
+
+@dataclass(frozen=True)
+class MedianSurvival:
+    """Median survival per group.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        ``group, n, n_events, median, ci_low, ci_high`` (days; NaN where not reached).
+    confidence : float
+    """
+
+    table: "pd.DataFrame"
+    confidence: float
+
+
+def _quantiles_of(km: KaplanMeierResult, level: float) -> list[tuple[Any, float, float, float]]:
+    rows = []
+    for gname in km.groups:
+        sub = km.table[(km.table["group"] == gname)]
+        tt = sub["time"].to_numpy()
+        rows.append((gname,
+                     _quantile_time(tt, sub["surv"].to_numpy(), level),
+                     _quantile_time(tt, sub["ci_low"].to_numpy(), level),
+                     _quantile_time(tt, sub["ci_high"].to_numpy(), level)))
+    return rows
+
+
+def median_survival(*, time: Any, event: Any, group: Any = None,
+                    confidence: float = 0.95) -> MedianSurvival:
+    """Median survival time per group with the Brookmeyer–Crowley CI (log-log scale).
+
+    The median is the first time the KM curve is <= 0.5 (the midpoint of a flat piece at exactly
+    0.5, as in R). Its CI (Brookmeyer & Crowley 1982) inverts the pointwise log-log band: the
+    lower limit is where the lower band first falls to 0.5, the upper limit where the upper band
+    does. This is what R ``print(survfit(...))`` reports with its default
+    ``conf.type = "log-log"``; a limit never reached is NaN (R's NA, "not reached").
+
+    Parameters
+    ----------
+    time : array-like of float, shape (n,)
+        Follow-up in days.
+    event : array-like of bool, shape (n,)
+        True where the event was observed.
+    group : array-like, shape (n,), optional
+        Group labels; None for one group ``"all"``.
+    confidence : float, default 0.95
+
+    Returns
+    -------
+    MedianSurvival
+
+    Examples
+    --------
+    >>> median_survival(time=[1, 2, 3, 4], event=[True] * 4).table["median"].item()
+    2.5
+    """
+    import pandas as pd
+
+    km = kaplan_meier(time=time, event=event, group=group, confidence=confidence)
+    q = _quantiles_of(km, 0.5)
+    table = pd.DataFrame(q, columns=["group", "median", "ci_low", "ci_high"])
+    table.insert(1, "n", km.n["n"].to_numpy())
+    table.insert(2, "n_events", km.n["n_events"].to_numpy())
+    return MedianSurvival(table=table, confidence=km.confidence)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Median follow-up by the reverse Kaplan–Meier method.
+
+    Attributes
+    ----------
+    median_days, q1_days, q3_days : float
+        Median and interquartile range (25th and 75th percentiles) of potential follow-up, in
+        days; NaN where not reached.
+    ci_low, ci_high : float
+        Brookmeyer–Crowley log-log CI of the median (days).
+    n : int
+        Patients.
+    n_censored : int
+        Patients censored (alive/event-free at last contact), the "events" of the reverse KM.
+    """
+
+    median_days: float
+    q1_days: float
+    q3_days: float
+    ci_low: float
+    ci_high: float
+    n: int
+    n_censored: int
+
+
+def reverse_km_followup(*, time: Any, event: Any, confidence: float = 0.95) -> FollowUp:
+    """Median follow-up by reverse Kaplan–Meier (Schemper & Smith 1996).
+
+    The KM estimator is applied with the censoring indicator reversed (censoring is the
+    "event", an observed event censors follow-up), which estimates the distribution of potential
+    follow-up. Quartiles use the same rule as :func:`median_survival`.
+
+    Parameters
+    ----------
+    time : array-like of float, shape (n,)
+        Follow-up in days.
+    event : array-like of bool, shape (n,)
+        True where the (clinical) event was observed.
+    confidence : float, default 0.95
+
+    Returns
+    -------
+    FollowUp
+    """
+    t, e = _check_survival(time, event, "reverse_km_followup")
+    km = kaplan_meier(time=t, event=~e, confidence=confidence)
+    (_, med, lo, hi), = _quantiles_of(km, 0.5)
+    (_, q1, _, _), = _quantiles_of(km, 0.75)
+    (_, q3, _, _), = _quantiles_of(km, 0.25)
+    return FollowUp(median_days=med, q1_days=q1, q3_days=q3, ci_low=lo, ci_high=hi,
+                    n=int(t.size), n_censored=int((~e).sum()))
