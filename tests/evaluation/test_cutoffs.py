@@ -54,15 +54,24 @@ def test_maxstat_is_the_brute_force_maximum_over_admissible_cuts(ties):
     time, event, risk = _cohort(n=60, ties=ties)
     fit = MaxStatCutoff().fit(time=time, event=event, risk=risk)
     n = risk.size
+    # exactRankTests::cscores log-rank scores, written out patient by patient: the risk set of a
+    # tied time counts from after its last tied member (R's irank gives ties the max rank)
+    scores = np.empty(n)
+    for i in range(n):
+        h = sum(event[time == s].sum() / (n - (time <= s).sum() + 1)
+                for s in np.unique(time[time <= time[i]]))
+        scores[i] = event[i] - h
     best, best_c = -1.0, None
     for c in np.unique(risk)[:-1]:
-        m = (risk <= c).sum()
-        if 0.1 * n <= m <= 0.9 * n:
-            chi2 = _lifelines_chi2(time, event, risk <= c)
-            if chi2 > best:
-                best, best_c = chi2, c
+        lower = risk <= c
+        m = lower.sum()
+        if max(1, np.floor(0.1 * n)) <= m <= np.floor(0.9 * n):
+            var = m * (n - m) / (n * n * (n - 1)) * (n * (scores ** 2).sum() - scores.sum() ** 2)
+            stat = abs(scores[lower].sum() - m * scores.mean()) / np.sqrt(var)
+            if stat > best:
+                best, best_c = stat, c
     assert fit.cutoffs_[0] == best_c
-    assert fit.statistic_ == pytest.approx(np.sqrt(best), rel=1e-8)
+    assert fit.statistic_ == pytest.approx(best, rel=1e-8)
     assert fit.p_value_ == pytest.approx(lausen_schumacher_p(fit.statistic_))
     # the true change point (0.4) is recovered approximately
     assert abs(fit.cutoffs_[0] - 0.4) < 0.8
@@ -199,3 +208,13 @@ def test_input_failures():
         XTileCutoff(n_groups=4).fit(time=time, event=event, risk=risk)
     with pytest.raises(DataError, match="constant"):
         MedianCutoff().fit(time=time, event=event, risk=np.ones_like(risk))
+
+
+def test_logrank_scores_equal_exactranktests_cscores():
+    # R: exactRankTests::cscores(Surv(c(1,2,2,2,3,4), c(1,1,1,0,1,0))) printed
+    # 0.8333333 0.1666667 0.1666667 -0.8333333 -0.3333333 -1.3333333 (R 4.2.2, this session).
+    from hccfusion.evaluation.cutoffs import logrank_scores
+
+    got = logrank_scores(time=np.array([1, 2, 2, 2, 3, 4.0]), event=np.array([1, 1, 1, 0, 1, 0.0]))
+    expected = [5 / 6, 1 / 6, 1 / 6, -5 / 6, -1 / 3, -4 / 3]
+    assert got == pytest.approx(expected, abs=1e-7)

@@ -390,8 +390,8 @@ def median_survival(*, time: Any, event: Any, group: Any = None,
     The median is the first time the KM curve is <= 0.5 (the midpoint of a flat piece at exactly
     0.5, as in R). Its CI (Brookmeyer & Crowley 1982) inverts the pointwise log-log band: the
     lower limit is where the lower band first falls to 0.5, the upper limit where the upper band
-    does. This is what R ``print(survfit(...))`` reports with its default
-    ``conf.type = "log-log"``; a limit never reached is NaN (R's NA, "not reached").
+    does. This is what R ``print(survfit(..., conf.type = "log-log"))`` reports (R's default
+    ``conf.type`` is ``"log"``, which gives other limits); a limit never reached is NaN (R's NA, "not reached").
 
     Parameters
     ----------
