@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from hccfusion.errors import DataError, UsageError
+from hccfusion.evaluation.inputs import check_time_event
 
 __all__ = ["HarrellC", "UnoC", "ConcordanceBootstrapResult", "harrell_c", "uno_c",
            "bootstrap_harrell_c"]
@@ -151,43 +152,6 @@ class ConcordanceBootstrapResult:
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _check_time_event(time: Any, event: Any, func: str, prefix: str = "") -> tuple[np.ndarray, np.ndarray]:
-    tn, en = f"{prefix}time", f"{prefix}event"
-    t = np.asarray(time)
-    e = np.asarray(event)
-    if t.ndim != 1 or e.ndim != 1:
-        raise UsageError(f"The '{tn}' and '{en}' parameters of {func} must be 1-D. "
-                         f"Got shapes {t.shape} and {e.shape} instead.")
-    if t.shape != e.shape:
-        raise UsageError(f"The '{tn}' and '{en}' parameters of {func} must have the same length. "
-                         f"Got {t.shape[0]} and {e.shape[0]} instead.")
-    if t.size == 0:
-        raise DataError(f"{func} needs at least one patient; '{tn}' and '{en}' are empty.")
-    if not np.issubdtype(t.dtype, np.number) or np.issubdtype(t.dtype, np.complexfloating) \
-            or t.dtype == bool:
-        raise UsageError(f"The '{tn}' parameter of {func} must be numeric (days). "
-                         f"Got dtype {t.dtype} instead.")
-    t = t.astype(float)
-    bad = ~np.isfinite(t) | (t < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"The '{tn}' parameter of {func} must be finite and >= 0 (days); "
-                        f"{int(bad.sum())} value(s) are not, first at position {i}: {t[i]!r}. "
-                        f"Drop or fix those patients first.")
-    if e.dtype == bool:
-        return t, e
-    if not np.issubdtype(e.dtype, np.number):
-        raise UsageError(f"The '{en}' parameter of {func} must be bool (True = observed). "
-                         f"Got dtype {e.dtype} instead.")
-    ok = np.isin(e, (0, 1))
-    if not ok.all():
-        i = int(np.flatnonzero(~ok)[0])
-        raise DataError(f"The '{en}' parameter of {func} must be bool or 0/1 (True = observed); "
-                        f"got {e[i]!r} at position {i}. R-style 1/2 status codes must be "
-                        f"converted explicitly (event = status == 2).")
-    return t, e.astype(bool)
 
 
 def _check_risk(risk: Any, n: int, func: str, *, allow_2d: bool = False,
@@ -398,7 +362,7 @@ def harrell_c(*, time: Any, event: Any, risk: Any, tied_tol: float = 1e-8) -> Ha
     (5, 4, 0.8)
     """
     func = "harrell_c"
-    t, e = _check_time_event(time, event, func)
+    t, e = check_time_event(time, event, func)
     r = _check_risk(risk, t.shape[0], func)
     tol = _check_tol(tied_tol, func)
     _, comparable, concordant, tied, _ = _harrell_parts(t, e, r, tol)
@@ -523,9 +487,9 @@ def uno_c(*, time: Any, event: Any, risk: Any, train_time: Any, train_event: Any
     Stat Med 2011;30:1105–17.
     """
     func = "uno_c"
-    t, e = _check_time_event(time, event, func)
+    t, e = check_time_event(time, event, func)
     r = _check_risk(risk, t.shape[0], func)
-    tt, te = _check_time_event(train_time, train_event, func, prefix="train_")
+    tt, te = check_time_event(train_time, train_event, func, prefix="train_")
     tol = _check_tol(tied_tol, func)
     if tau is not None:
         if isinstance(tau, bool) or not isinstance(tau, (int, float, np.number)) \
@@ -642,7 +606,7 @@ def bootstrap_harrell_c(*, time: Any, event: Any, risk: Any, n_resamples: int = 
     (200, 2)
     """
     func = "bootstrap_harrell_c"
-    t, e = _check_time_event(time, event, func)
+    t, e = check_time_event(time, event, func)
     n = t.shape[0]
     r = _check_risk(risk, n, func, allow_2d=True)
     r2 = r[:, None] if r.ndim == 1 else r

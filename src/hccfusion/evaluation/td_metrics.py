@@ -17,11 +17,11 @@ import pandas as pd
 from hccfusion.errors import DataError, UsageError
 from hccfusion.evaluation.concordance import (
     _check_risk,
-    _check_time_event,
     _check_tol,
     _ipcw,
     _kaplan_meier,
 )
+from hccfusion.evaluation.inputs import check_time_event
 
 __all__ = ["CumulativeDynamicAUC", "BrierScore", "IntegratedBrierScore",
            "cumulative_dynamic_auc", "brier_score", "integrated_brier_score"]
@@ -108,7 +108,7 @@ def _check_times(times: Any, t: np.ndarray, func: str) -> np.ndarray:
 
 
 def _check_train(train_time: Any, train_event: Any, func: str) -> tuple[np.ndarray, np.ndarray]:
-    return _check_time_event(train_time, train_event, func, prefix="train_")
+    return check_time_event(train_time, train_event, func, prefix="train_")
 
 
 def cumulative_dynamic_auc(*, time: Any, event: Any, risk: Any, train_time: Any,
@@ -149,7 +149,7 @@ def cumulative_dynamic_auc(*, time: Any, event: Any, risk: Any, train_time: Any,
     for time-dependent AUC models with survival data. Can J Stat 2010;38:8–26.
     """
     func = "cumulative_dynamic_auc"
-    t, e = _check_time_event(time, event, func)
+    t, e = check_time_event(time, event, func)
     tt, te = _check_train(train_time, train_event, func)
     x = _check_times(times, t, func)
     tol = _check_tol(tied_tol, func)
@@ -220,7 +220,7 @@ def brier_score(*, time: Any, event: Any, surv_prob: Any, train_time: Any, train
     classification schemes for survival data. Stat Med 1999;18:2529–45.
     """
     func = "brier_score"
-    t, e = _check_time_event(time, event, func)
+    t, e = check_time_event(time, event, func)
     tt, te = _check_train(train_time, train_event, func)
     x = _check_times(times, t, func)
     p = _check_risk(surv_prob, t.shape[0], func, allow_2d=True, name="surv_prob")
