@@ -29,6 +29,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_crf.py
+	$(PY) benchmarks/bench_endpoints.py
+	$(PY) benchmarks/bench_concordance.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
