@@ -33,10 +33,11 @@ from hccfusion.io.database_schema import FINDING_COLUMNS, q
 from hccfusion.io.schema import SCHEMA_VERSION, TABLES, coerce_table, table_columns
 
 if TYPE_CHECKING:
+    from hccfusion.io.crf import ValidationReport
     import pandas as pd
 
-__all__ = ["IngestResult", "TableChange", "audit_trail", "ingest_tables", "ingest_workbook",
-           "list_batches", "read_tables"]
+__all__ = ["IngestResult", "TableChange", "audit_trail", "ingest_report", "ingest_tables",
+           "ingest_workbook", "list_batches", "read_tables"]
 
 #: ``IngestResult.status`` values.
 IMPORTED, NO_CHANGES, ALREADY_IMPORTED = "imported", "no_changes", "already_imported"
@@ -257,16 +258,20 @@ def ingest_workbook(source: Path | str, *, db_path: Path | str,
     """
     from hccfusion.io.crf import validate_crf
 
-    report = validate_crf(source, today=today)
+    return ingest_report(validate_crf(source, today=today), db_path=db_path)
+
+
+def ingest_report(report: "ValidationReport", *, db_path: Path | str) -> IngestResult:
+    """Import an already validated CRF (:func:`hccfusion.io.crf.validate_crf`) as one batch,
+    with its warnings; refused with :class:`ValidationFailed` if the report has errors."""
     if report.has_errors:
         n = len(report.errors)
-        raise ValidationFailed(f"{Path(source).name} has {n} validation error(s); nothing was "
+        raise ValidationFailed(f"{report.source_name} has {n} validation error(s); nothing was "
                                "imported. Run 'hccfusion crf validate' for the full list, "
                                "correct the workbook and ingest it again.", report=report)
     issues = report.to_frame()
     warnings = issues[issues["severity"] == "warning"] if len(issues) else None
-    name = Path(report.source_name or source).name
-    return ingest_tables(db_path, report.tables, source_name=name,
+    return ingest_tables(db_path, report.tables, source_name=Path(report.source_name).name,
                          source_hash=report.source_hash, findings=warnings)
 
 

@@ -62,7 +62,7 @@ def run_demo(*, out: Path, n_patients: int = 300, seed: int = 0,
     from hccfusion.clinical.eligibility import EligibilitySettings, assess_eligibility
     from hccfusion.io.cohort import Cohort, freeze_cohort
     from hccfusion.io.crf import validate_crf, write_template
-    from hccfusion.io.database import ingest_workbook, read_tables
+    from hccfusion.io.database import ingest_report, read_tables
     from hccfusion.pipeline.endpoints import derive_endpoints
     from hccfusion.pipeline.report import build_report
     from hccfusion.reporting.eligibility_files import write_eligibility
@@ -89,7 +89,7 @@ def run_demo(*, out: Path, n_patients: int = 300, seed: int = 0,
         report = validate_crf(workbook)
         report.to_json(out / "validation" / f"{centre}.json")
         numbers[f"validation_{centre}"] = (len(report.errors), len(report.warnings))
-        result = ingest_workbook(workbook, db_path=db)
+        result = ingest_report(report, db_path=db)  # validated once, above
         numbers[f"batch_{centre}"] = result.batch_id
     paths["validation"] = out / "validation"
     paths["database"] = db

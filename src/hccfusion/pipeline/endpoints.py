@@ -8,7 +8,7 @@ Tables written (Parquet, one per name): ``timepoints`` (per reader × criterion 
 (OS, PFS, TTP, DoR, TTR for both criteria), ``shrinkage`` and ``depth_of_response``,
 ``reader_disagreements``, ``reader_agreement`` (κ), ``measurement_agreement`` (ICC,
 Bland–Altman), ``lab_grades`` and ``ae_worst`` / ``ae_counts`` (CTCAE v5.0),
-``ae_grade_checks``, ``baseline_scores``, ``eligibility``.
+``ae_grade_checks``, ``baseline_scores``, ``eligibility`` and ``consort_flow``.
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ def derive_endpoints(tables: Mapping[str, pd.DataFrame], *, cutoff: dt.date,
     idx = index_dates(tables["treatments"])
     eligibility = assess_eligibility(tables, settings=EligibilitySettings(cutoff=cutoff))
     out["eligibility"] = eligibility.per_patient
+    out["consort_flow"] = eligibility.flow
     eligible = set(eligibility.per_patient.loc[eligibility.per_patient["eligible"], "patient_id"])
     warnings.extend(eligibility.warnings)
 

@@ -29,7 +29,8 @@ class ReportResult:
 
 def _read_endpoints(folder: Path) -> dict[str, pd.DataFrame]:
     need = ("survival", "response_rates", "best_response", "shrinkage", "reader_agreement",
-            "measurement_agreement", "ae_counts", "eligibility", "baseline_scores")
+            "measurement_agreement", "ae_counts", "eligibility", "consort_flow",
+            "baseline_scores")
     missing = [n for n in need if not (folder / f"{n}.parquet").exists()]
     if missing:
         raise UsageError(f"{folder} lacks {', '.join(f'{n}.parquet' for n in missing)}; run "
@@ -128,7 +129,6 @@ def build_report(*, cohort: Path, endpoints: Path, out: Path) -> ReportResult:
     out
         Report folder (created): ``report.html`` with ``tables/`` and ``figures/``.
     """
-    from hccfusion.clinical.eligibility import EligibilitySettings, assess_eligibility
     from hccfusion.evaluation.table_one import table_one
     from hccfusion.io.cohort import Cohort
     from hccfusion.reporting.consort import plot_consort
@@ -137,8 +137,7 @@ def build_report(*, cohort: Path, endpoints: Path, out: Path) -> ReportResult:
 
     snapshot = Cohort.load(cohort)
     ep = _read_endpoints(Path(endpoints))
-    elig = assess_eligibility(snapshot.tables, settings=EligibilitySettings(cutoff=snapshot.cutoff))
-    per_patient = elig.per_patient
+    per_patient, flow = ep["eligibility"], ep["consort_flow"]  # as the endpoints job assessed it
     eligible = per_patient[per_patient["eligible"]]
     ids = set(eligible["patient_id"])
     patients = snapshot.tables["patients"]
@@ -154,8 +153,8 @@ def build_report(*, cohort: Path, endpoints: Path, out: Path) -> ReportResult:
              f"{len(eligible)} eligible.",
         blocks=(TableBlock("Screened patients by centre and cohort", counts, "screened"),
                 FigureBlock("CONSORT flow: exclusions at the first criterion not met",
-                            name="consort", data=elig.flow,
-                            draw=lambda: plot_consort(elig.flow)))))
+                            name="consort", data=flow,
+                            draw=lambda: plot_consort(flow)))))
 
     scores = ep["baseline_scores"][["patient_id", "afp_ng_ml", "crp_mg_l", "child_pugh_class",
                                     "albi_grade", "crafity", "six_and_twelve"]]

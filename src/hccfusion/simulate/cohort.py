@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from hccfusion.errors import UsageError, unknown_option
+from hccfusion.io.crf import write_workbook
 from hccfusion.simulate.centers import DEFAULT_CUTOFF
 from hccfusion.simulate.crf_tables import as_written, crf_tables, split_by_center
 from hccfusion.simulate.errors_inject import ExpectedFinding, add_messiness, inject_errors
@@ -67,14 +68,6 @@ class SimulatedStudy:
     expected_findings: dict[str, tuple[ExpectedFinding, ...]]
     oracle: OracleMetrics
     files: dict[str, list[str]] = field(default_factory=dict)
-
-
-def _write_workbook(tables: dict[str, pd.DataFrame], path: Path) -> Path:
-    try:
-        from hccfusion.io.crf import write_workbook
-    except ImportError:
-        from hccfusion.io.crf.template import write_workbook
-    return write_workbook(tables, path)
 
 
 def _check(modalities: tuple[str, ...], size: str) -> None:
@@ -156,7 +149,7 @@ def _simulate(*, out: Path, n_patients: int, n_centers: int, seed: int,
             written, expected[code] = injected.tables, injected.expected
         else:
             expected[code] = ()
-        workbooks[code] = _write_workbook(written, out / "crf" / f"{code}.xlsx")
+        workbooks[code] = write_workbook(written, out / "crf" / f"{code}.xlsx")
     files["clinical"] = [str(p.relative_to(out)) for p in workbooks.values()]
     oracle = oracle_metrics(latent=truth.latent, outcomes=truth.outcomes)
     _write_truth(truth, oracle, expected, out / "truth")
