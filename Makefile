@@ -31,6 +31,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_crf.py
 	$(PY) benchmarks/bench_endpoints.py
 	$(PY) benchmarks/bench_concordance.py
+	$(PY) benchmarks/bench_imaging.py
+	$(PY) benchmarks/bench_pathology.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

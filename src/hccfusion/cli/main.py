@@ -27,6 +27,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("endpoints", "hccfusion.cli.endpoints"),
     ("report", "hccfusion.cli.report"),
     ("demo", "hccfusion.cli.demo"),
+    ("features", "hccfusion.cli.features"),
 ]
 
 

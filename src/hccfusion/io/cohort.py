@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from hccfusion import __version__
 from hccfusion.errors import DataError, SchemaVersionError, UsageError, unknown_option
 from hccfusion.io.schema import SCHEMA_VERSION, TABLES
+from hccfusion.io.weights import sha256_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,14 +57,6 @@ class CohortSnapshot:
     row_counts: dict[str, int]
     removed_by_cutoff: dict[str, int]
     capped_by_cutoff: dict[str, int]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _source_hash(batches: list[dict[str, str]], files: dict[str, dict[str, str]]) -> str:

@@ -1,0 +1,402 @@
+"""The imaging feature job: every imaged patient's baseline and first follow-up exam →
+per-lesion radiomics (each phase), per-patient aggregates, delta-radiomics, and a deep-embedding
+bag per patient (one instance per lesion × phase of the baseline exam).
+
+Layout under ``out`` (the feature store root)::
+
+    imaging/radiomics/<spec>/exams/<exam_id>.parquet   per-exam lesion rows (resume unit)
+    imaging/radiomics/<spec>/lesion_radiomics.parquet  all lesions, both time points
+    imaging/radiomics/<spec>/patient_radiomics.parquet baseline, one row per patient (wide by phase)
+    imaging/radiomics/<spec>/delta_radiomics.parquet   follow-up vs baseline, per patient
+    imaging/radiomics/<spec>/failures.json             exams that could not be read, and why
+    imaging/<encoder>/<spec>/<patient_id>.h5 + manifest.parquet   deep embeddings
+
+Each exam is read, resampled and measured in a worker process of its own, so peak memory is
+one exam per worker; an exam already done is skipped, so a run resumes after an interruption.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hccfusion.errors import DataError, HccfusionError, UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hccfusion.io.cohort import Cohort
+
+DEFAULT_PHASES = ("arterial", "portal_venous")
+TIMEPOINTS = ("baseline", "followup")
+
+
+@dataclass(frozen=True)
+class ImagingSettings:
+    """What changes the imaging features (recorded in every output).
+
+    Attributes
+    ----------
+    radiomics
+        PyRadiomics parameter set: a name shipped with hccfusion (``ct_ibsi``) or a YAML path.
+    phases
+        Phases measured and stacked, in this order.
+    encoder
+        3D encoder registry name for the deep embeddings; None skips them.
+    weights, expected_sha256
+        Local checkpoint of the encoder (never downloaded) and its expected checksum.
+    crop_mm, crop_spacing_mm
+        Edge of the cubic crop around each lesion, and its isotropic voxel size.
+    prefer
+        ``nifti`` or ``dicom`` when an exam folder holds both.
+    """
+
+    radiomics: str = "ct_ibsi"
+    phases: tuple[str, ...] = DEFAULT_PHASES
+    encoder: str | None = "resnet18_3d"
+    weights: str | None = None
+    expected_sha256: str | None = None
+    crop_mm: float = 64.0
+    crop_spacing_mm: float = 2.0
+    prefer: str = "nifti"
+
+    def radiomics_spec(self) -> str:
+        name = Path(self.radiomics).stem if self.radiomics.endswith((".yaml", ".yml")) else self.radiomics
+        return f"{name}-{self.prefer}"
+
+    def deep_spec(self) -> str:
+        return f"crop{self.crop_mm:g}mm-{self.crop_spacing_mm:g}mm-{'-'.join(self.phases)}"
+
+
+@dataclass(frozen=True)
+class ExamTask:
+    """One exam to measure (picklable: sent to a worker)."""
+
+    patient_id: str
+    exam_id: str
+    timepoint: str
+    exam_dir: str
+    deep: bool
+
+
+@dataclass(frozen=True)
+class ImagingFeatureRun:
+    """What :func:`extract_cohort_imaging` did.
+
+    Attributes
+    ----------
+    radiomics_dir, deep_dir
+        Output folders (``deep_dir`` None without an encoder).
+    n_exams, n_done, n_skipped
+        Exams selected, measured in this run, and skipped because already done.
+    failures
+        exam_id → reason, for the exams that could not be measured.
+    phase_report
+        Lines saying which series became which phase and why.
+    """
+
+    radiomics_dir: Path
+    deep_dir: Path | None
+    n_exams: int
+    n_done: int
+    n_skipped: int
+    failures: dict[str, str] = field(default_factory=dict)
+    phase_report: tuple[str, ...] = ()
+
+
+def select_exams(exams: "pd.DataFrame", treatments: "pd.DataFrame") -> "pd.DataFrame":
+    """Each patient's baseline exam (the last imaged exam on or before T0) and first follow-up
+    exam (the first imaged exam after T0), as rows ``patient_id, exam_id, timepoint, image_path``.
+
+    Patients without T0 or without an imaged exam on or before T0 are left out (they have no
+    baseline, domain.md §1.2); a missing follow-up leaves only the baseline row.
+    """
+    import pandas as pd
+
+    from hccfusion.io.index_date import index_dates
+
+    imaged = exams[exams["image_path"].notna() & (exams["image_path"].astype(str) != "")]
+    t0 = index_dates(treatments)[["patient_id", "t0"]]
+    ex = imaged[["patient_id", "exam_id", "date", "image_path"]].merge(t0, on="patient_id")
+    ex["date"] = pd.to_datetime(ex["date"])
+    ex = ex[ex["t0"].notna()].sort_values(["patient_id", "date", "exam_id"], kind="stable")
+    base = ex[ex["date"] <= ex["t0"]].groupby("patient_id", sort=False).tail(1)
+    after = ex[ex["date"] > ex["t0"]]
+    after = after[after["patient_id"].isin(base["patient_id"])]
+    follow = after.groupby("patient_id", sort=False).head(1)
+    out = pd.concat([base.assign(timepoint="baseline"), follow.assign(timepoint="followup")])
+    return (out[["patient_id", "exam_id", "timepoint", "image_path", "date"]]
+            .sort_values(["patient_id", "date"], kind="stable").reset_index(drop=True))
+
+
+def _atomic_parquet(frame: "pd.DataFrame", path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def measure_exam(task: ExamTask, settings: ImagingSettings) -> dict[str, Any]:
+    """Read one exam, measure radiomics of every lesion in every phase and, when asked, the
+    multi-phase lesion crops for the deep encoder. Runs in a worker process.
+
+    Returns
+    -------
+    dict
+        ``lesions`` (DataFrame), ``crops`` (LesionCrops or None), ``phase_report`` (lines).
+
+    Raises
+    ------
+    DataError
+        The exam folder is unreadable, a phase is missing, or it has no lesion mask.
+    """
+    from hccfusion.imaging.exam import read_exam
+    from hccfusion.imaging.preprocess import lesion_crops
+    from hccfusion.imaging.radiomics import lesion_radiomics, load_radiomics_settings
+
+    exam = read_exam(Path(task.exam_dir), phases=settings.phases, prefer=settings.prefer)
+    missing = [p for p in settings.phases if p not in exam.volumes]
+    if missing:
+        problems = "; ".join(f"{p.path.name}: {p.reason}" for p in exam.problems[:3])
+        raise DataError(f"patient {task.patient_id}, exam {task.exam_id}: phase(s) {missing} not "
+                        f"found in {task.exam_dir}" + (f" ({problems})" if problems else ""))
+    if exam.lesion_labels is None:
+        raise DataError(f"patient {task.patient_id}, exam {task.exam_id}: no lesion mask in "
+                        f"{task.exam_dir} (expected lesion_labels.nii.gz, a DICOM-SEG or RTSTRUCT).")
+    rad = load_radiomics_settings(settings.radiomics)
+    import pandas as pd
+
+    images, report = _on_mask_grid(exam, settings.phases)
+    rows = []
+    for phase in settings.phases:
+        table = lesion_radiomics(image=images[phase], labels=exam.lesion_labels,
+                                 lesion_ids=exam.lesion_ids, phase=phase, settings=rad)
+        rows.append(table)
+    lesions = pd.concat(rows, ignore_index=True)
+    lesions.insert(0, "timepoint", task.timepoint)
+    lesions.insert(0, "exam_id", task.exam_id)
+    lesions.insert(0, "patient_id", task.patient_id)
+    crops = None
+    if task.deep:
+        crops = lesion_crops(images, exam.lesion_labels, size_mm=(settings.crop_mm,) * 3,
+                             spacing_mm=settings.crop_spacing_mm, phases=settings.phases)
+    return {"lesions": lesions, "crops": crops, "phase_report": list(exam.phase_report) + report}
+
+
+def _on_mask_grid(exam: Any, phases: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+    """Every phase on the lesion mask's grid: phases already there are used as they are; a
+    phase on another grid, or moved between acquisitions, is registered rigidly to the phase the
+    mask was drawn on (SimpleITK) and resampled onto its grid. The lines say what was done."""
+    from hccfusion.imaging.volumes import grid_mismatch
+
+    images = {p: exam.volumes[p].image for p in phases}
+    off = {p: grid_mismatch(img, exam.lesion_labels, tolerance_mm=0.5) for p, img in images.items()}
+    if not any(off.values()):
+        return images, []
+    from hccfusion.imaging.registration import align_phases
+
+    reference = exam.mask_phase if exam.mask_phase in images else next(
+        p for p in phases if off[p] is None) if any(v is None for v in off.values()) else None
+    if reference is None:
+        raise DataError(f"exam folder {exam.exam_dir.name}: the lesion mask matches the grid of no "
+                        f"phase ({'; '.join(f'{p}: {m}' for p, m in off.items())}).")
+    aligned = align_phases(images, reference_phase=reference)
+    lines = [f"{p}: {step.action} onto the {reference} grid of the lesion mask ({off[p]})"
+             for p, step in aligned.steps.items() if off.get(p)]
+    return dict(aligned.images), lines
+
+
+def _run_one(task: ExamTask, settings: ImagingSettings) -> tuple[ExamTask, dict | None, str | None]:
+    try:
+        return task, measure_exam(task, settings), None
+    except HccfusionError as exc:
+        return task, None, str(exc)
+    except (OSError, RuntimeError, ValueError) as exc:   # SimpleITK / PyRadiomics failures
+        return task, None, f"patient {task.patient_id}, exam {task.exam_id}: {type(exc).__name__}: {exc}"
+
+
+def _exam_dir(image_path: str, data_root: Path) -> str:
+    path = Path(image_path)
+    return str(path if path.is_absolute() else data_root / path)
+
+
+def _part_path(rad_dir: Path, exam_id: str) -> Path:
+    return rad_dir / "exams" / f"{exam_id}.parquet"
+
+
+def _load_failures(path: Path) -> dict[str, str]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _save_failures(path: Path, failures: Mapping[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(dict(sorted(failures.items())), indent=1, ensure_ascii=False) + "\n",
+                   encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _embed(encoder: Any, result: Mapping[str, Any], task: ExamTask,
+           settings: ImagingSettings) -> dict[str, Any]:
+    """Features (lesion × phase, dim), centroid coords (mm) and instance columns of one exam."""
+    import numpy as np
+
+    crops = result["crops"]
+    n, n_phases = crops.arrays.shape[:2]
+    flat = crops.arrays.reshape(n * n_phases, 1, *crops.arrays.shape[2:])
+    feats = encoder.encode(flat)
+    label_to_lesion = result["lesions"].drop_duplicates("label").set_index("label")["lesion_id"]
+    lesion_ids = [str(label_to_lesion.get(int(lab), f"label{int(lab)}")) for lab in crops.labels]
+    return {"features": feats,
+            "coords": np.repeat(np.asarray(crops.centroids_mm, dtype=np.float64), n_phases, axis=0),
+            "instances": {"lesion_id": np.repeat(np.array(lesion_ids, dtype=object), n_phases),
+                          "phase": np.tile(np.array(crops.phases, dtype=object), n),
+                          "exam_id": np.array([task.exam_id] * (n * n_phases), dtype=object)}}
+
+
+def extract_cohort_imaging(*, exams: "pd.DataFrame", treatments: "pd.DataFrame",
+                           data_root: str | Path, out: str | Path,
+                           settings: ImagingSettings = ImagingSettings(), workers: int = 1,
+                           patients: Sequence[str] | None = None,
+                           on_exam: Callable[[str, str | None], None] | None = None) -> ImagingFeatureRun:
+    """Measure every selected exam and write the imaging features under ``out``.
+
+    Parameters
+    ----------
+    exams, treatments
+        The cohort's canonical tables (``exams.image_path`` points at each exam folder).
+    data_root
+        Folder that relative ``image_path`` values are resolved against.
+    out
+        The feature store root.
+    settings
+        Radiomics parameter set, phases, deep encoder and crop geometry.
+    workers
+        Processes reading and measuring exams (one exam in memory per worker).
+    patients
+        Restrict to these patients (default: all with a baseline exam).
+    on_exam
+        Called after each exam with ``(exam_id, error or None)``: progress for the CLI.
+
+    Returns
+    -------
+    ImagingFeatureRun
+
+    Raises
+    ------
+    UsageError
+        Bad settings (unknown radiomics set or encoder, missing weights file).
+    DataError
+        No patient has an imaged baseline exam.
+    """
+    import pandas as pd
+
+    from hccfusion.imaging.radiomics import load_radiomics_settings
+
+    if settings.prefer not in ("nifti", "dicom"):
+        from hccfusion.errors import unknown_option
+
+        raise unknown_option("image format", settings.prefer, ("nifti", "dicom"))
+    load_radiomics_settings(settings.radiomics)   # fail on a bad name before any work
+    data_root, out = Path(data_root), Path(out)
+    selection = select_exams(exams, treatments)
+    if patients is not None:
+        selection = selection[selection["patient_id"].isin(list(patients))]
+    if selection.empty:
+        raise DataError("no patient has an imaged exam on or before T0: check exams.image_path "
+                        "and the treatments table (T0).")
+    rad_dir = out / "imaging" / "radiomics" / settings.radiomics_spec()
+    failures_path = rad_dir / "failures.json"
+    failures = _load_failures(failures_path)
+    store = encoder = None
+    if settings.encoder is not None:
+        from hccfusion.imaging.encoders import get_volume_encoder
+        from hccfusion.io.feature_store import FeatureStore
+
+        encoder = get_volume_encoder(settings.encoder, in_channels=1, weights=settings.weights,
+                                     expected_sha256=settings.expected_sha256)
+        store = FeatureStore(out, modality="imaging", encoder=settings.encoder,
+                             spec=settings.deep_spec())
+    tasks, skipped = [], 0
+    for row in selection.itertuples(index=False):
+        deep = store is not None and row.timepoint == "baseline" and not store.done(row.patient_id)
+        if _part_path(rad_dir, row.exam_id).is_file() and not deep:
+            skipped += 1
+            continue
+        tasks.append(ExamTask(patient_id=row.patient_id, exam_id=row.exam_id,
+                              timepoint=row.timepoint, deep=deep,
+                              exam_dir=_exam_dir(row.image_path, data_root)))
+    report: list[str] = []
+    done = 0
+    for task, result, error in _results(tasks, settings, workers):
+        if error is not None:
+            failures[task.exam_id] = error
+            if store is not None and task.deep:
+                store.record_failure(task.patient_id, patient_id=task.patient_id, error=error)
+        else:
+            _atomic_parquet(result["lesions"], _part_path(rad_dir, task.exam_id))
+            if task.deep:
+                emb = _embed(encoder, result, task, settings)
+                store.write(task.patient_id, patient_id=task.patient_id,
+                            provenance=_provenance(encoder, settings, task), **emb)
+            failures.pop(task.exam_id, None)
+            report.extend(f"{task.exam_id}: {line}" for line in result["phase_report"])
+            done += 1
+        _save_failures(failures_path, failures)
+        if on_exam is not None:
+            on_exam(task.exam_id, error)
+    _combine(rad_dir, selection)
+    if store is not None:
+        store.write_manifest()
+    return ImagingFeatureRun(radiomics_dir=rad_dir, deep_dir=None if store is None else store.dir,
+                             n_exams=len(selection), n_done=done, n_skipped=skipped,
+                             failures=dict(failures), phase_report=tuple(report))
+
+
+def _provenance(encoder: Any, settings: ImagingSettings, task: ExamTask) -> dict[str, object]:
+    spec = encoder.spec
+    return {"encoder_dim": int(spec.dim), "weights_sha256": spec.weights_sha256 or "",
+            "crop_mm": settings.crop_mm, "spacing_mm": settings.crop_spacing_mm,
+            "phases": list(settings.phases), "exam_id": task.exam_id,
+            "image_format": settings.prefer, "coords_unit": "mm (LPS)"}
+
+
+def _results(tasks: Sequence[ExamTask], settings: ImagingSettings, workers: int):
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield _run_one(task, settings)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1), ProcessPoolExecutor(
+            max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+        futures = [pool.submit(_run_one, task, settings) for task in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _combine(rad_dir: Path, selection: "pd.DataFrame") -> None:
+    """Merge the per-exam parts into the lesion, patient and delta tables."""
+    import pandas as pd
+
+    from hccfusion.imaging.radiomics import delta_radiomics, patient_radiomics
+
+    parts = [_part_path(rad_dir, e) for e in selection["exam_id"]]
+    frames = [pd.read_parquet(p) for p in parts if p.is_file()]
+    if not frames:
+        return
+    lesions = pd.concat(frames, ignore_index=True)
+    _atomic_parquet(lesions, rad_dir / "lesion_radiomics.parquet")
+    base = lesions[lesions["timepoint"] == "baseline"]
+    _atomic_parquet(patient_radiomics(base), rad_dir / "patient_radiomics.parquet")
+    follow = lesions[lesions["timepoint"] == "followup"]
+    if len(follow):
+        _atomic_parquet(delta_radiomics(baseline=base, followup=follow),
+                        rad_dir / "delta_radiomics.parquet")

@@ -1,0 +1,417 @@
+"""The pathology feature job: the biopsy slides of a cohort in, one HDF5 bag per slide, a
+manifest indexed by patient and a QC table out (``hccfusion features pathology``).
+
+Layout (see :mod:`hccfusion.io.feature_store`)::
+
+    <out>/pathology/<encoder>/<spec>/<slide_id>.h5     features, coords, provenance
+    <out>/pathology/<encoder>/<spec>/manifest.parquet  one row per slide (ok or failed)
+    <out>/pathology/<encoder>/<spec>/qc.parquet        one row per slide from slide_qc
+
+``spec`` names what changes the features besides the encoder: ``mpp0.50-px224``, plus
+``-ovN`` for an overlap of N px and ``-macenko`` with stain normalisation.
+
+A slide whose bag exists is skipped (bags are renamed into place whole, so an interrupted run
+leaves none half-written and simply resumes). A slide that fails — missing or truncated file,
+no recorded mpp, no tissue, an unreadable level — is recorded with its kind and reason, and the
+batch goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from hccfusion.errors import DataError, UsageError, unknown_option
+
+if TYPE_CHECKING:
+    from hccfusion.io.cohort import Cohort
+    from hccfusion.pathology.extract import SlideFeatures
+
+BACKENDS = ("local", "ray")
+STAIN_NORMS = ("none", "macenko")
+QC_FILE = "qc.parquet"
+FAILURE_COLUMNS = ["slide_id", "patient_id", "kind", "reason"]
+
+
+@dataclass(frozen=True, eq=False)
+class PathologyExtraction:
+    """What a pathology feature run did.
+
+    Attributes
+    ----------
+    store_dir : pathlib.Path
+        ``<out>/pathology/<encoder>/<spec>``.
+    manifest_path, qc_path : pathlib.Path
+        The manifest and the QC table (Parquet).
+    written, skipped : tuple of str
+        Slide ids extracted in this run, and those whose bag already existed.
+    failures : pandas.DataFrame
+        One row per failed slide: ``slide_id``, ``patient_id``, ``kind``, ``reason``.
+    n_tiles : int
+        Tiles encoded in this run.
+    seconds : float
+        Wall time, s.
+    """
+
+    store_dir: Path
+    manifest_path: Path
+    qc_path: Path
+    written: tuple[str, ...]
+    skipped: tuple[str, ...]
+    failures: pd.DataFrame = field(repr=False)
+    n_tiles: int = 0
+    seconds: float = 0.0
+
+    @property
+    def n_slides(self) -> int:
+        return len(self.written) + len(self.skipped) + len(self.failures)
+
+    @property
+    def tiles_per_s(self) -> float:
+        return self.n_tiles / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def all_failed(self) -> bool:
+        """Every slide failed (none written, none skipped), and there was at least one."""
+        return len(self.failures) > 0 and not self.written and not self.skipped
+
+
+def spec_name(*, target_mpp: float, tile_px: int, overlap_px: int = 0,
+              stain_norm: str = "none") -> str:
+    """The store's spec folder name, e.g. ``mpp0.50-px224`` or ``mpp0.50-px224-macenko``."""
+    name = f"mpp{float(target_mpp):.2f}-px{int(tile_px)}"
+    if overlap_px:
+        name += f"-ov{int(overlap_px)}"
+    if stain_norm != "none":
+        name += f"-{stain_norm}"
+    return name
+
+
+def slide_table(cohort: "Cohort | pd.DataFrame | str | Path", *,
+                data_root: str | Path = ".") -> pd.DataFrame:
+    """The cohort's biopsy slides: ``slide_id``, ``patient_id``, ``center``, ``path`` (resolved).
+
+    Parameters
+    ----------
+    cohort : Cohort, mapping, pandas.DataFrame or path
+        A loaded cohort (or a mapping of table name to DataFrame), a cohort snapshot folder, a
+        specimens table, or a specimens ``.csv``/``.parquet`` file (columns ``patient_id``,
+        ``slide_id``, ``path``, and ``kind`` if it lists more than slides).
+    data_root : str or pathlib.Path
+        The folder relative ``path`` values start from; absolute paths are kept.
+
+    Raises
+    ------
+    UsageError
+        A specimens table without the needed columns.
+    DataError
+        A biopsy slide without ``slide_id`` or ``path``, or a ``slide_id`` listed twice.
+    """
+    centers = None
+    if isinstance(cohort, (str, Path)):
+        cohort = _load_cohort(Path(cohort))
+    if isinstance(cohort, pd.DataFrame):
+        specimens = cohort
+    else:
+        specimens = cohort["specimens"]
+        if "patients" in cohort and "center" in cohort["patients"]:
+            centers = cohort["patients"].set_index("patient_id")["center"]
+    missing = [c for c in ("patient_id", "slide_id", "path") if c not in specimens.columns]
+    if missing:
+        raise UsageError(f"The 'cohort' parameter of slide_table must be a Cohort or a specimens "
+                         f"table with columns patient_id, slide_id and path. Got a table without "
+                         f"{missing} instead.")
+    slides = specimens
+    if "kind" in slides.columns:
+        slides = slides[slides["kind"].astype(str) == "biopsy_wsi"]
+    slides = slides[["patient_id", "slide_id", "path"]].astype(object)
+    blank = slides["slide_id"].isna() | slides["path"].isna()
+    if blank.any():
+        pids = sorted(set(slides.loc[blank, "patient_id"].astype(str)))
+        raise DataError(f"biopsy slides of patients {pids[:5]} have no slide_id or no path; fix "
+                        "the specimens sheet.")
+    dup = slides["slide_id"][slides["slide_id"].duplicated()]
+    if len(dup):
+        raise DataError(f"slide_id {sorted(set(dup))[:5]} listed more than once in specimens; each "
+                        "slide needs its own id (it names the bag).")
+    root = Path(data_root)
+    out = pd.DataFrame({
+        "slide_id": slides["slide_id"].astype(str).to_numpy(),
+        "patient_id": slides["patient_id"].astype(str).to_numpy(),
+        "path": [p if Path(p).is_absolute() else root / p for p in map(Path, slides["path"])],
+    })
+    out["center"] = (out["patient_id"].map(centers).astype(object) if centers is not None
+                     else None)
+    return out.sort_values(["patient_id", "slide_id"], kind="stable").reset_index(drop=True)
+
+
+def _load_cohort(path: Path) -> Any:
+    """A cohort snapshot folder, or a specimens table file (.csv or .parquet)."""
+    if path.is_dir():
+        from hccfusion.io.cohort import Cohort
+
+        return Cohort.load(path)
+    if path.suffix.lower() == ".csv" and path.is_file():
+        return pd.read_csv(path, dtype=str, keep_default_na=True)
+    if path.suffix.lower() == ".parquet" and path.is_file():
+        return pd.read_parquet(path)
+    raise UsageError(f"The 'cohort' parameter of slide_table must be a cohort snapshot folder or a "
+                     f"specimens .csv/.parquet file. Got {str(path)!r} instead.")
+
+
+def _fit_normalizer(stain_norm: str, stain_target: Any) -> Any | None:
+    if stain_norm == "none":
+        return None
+    from hccfusion.pathology.stain import MacenkoNormalizer
+
+    if stain_target is None:
+        raise UsageError("The 'stain_target' parameter of extract_pathology_features must be a "
+                         "reference H&E image (RGB array or image/slide file) when stain_norm is "
+                         "'macenko'. Got None instead.")
+    target = stain_target
+    if isinstance(target, (str, Path)):
+        target = _read_reference(Path(target))
+    return MacenkoNormalizer().fit(target)
+
+
+def _read_reference(path: Path) -> Any:
+    """An RGB reference image: a slide's thumbnail, or a plain image file."""
+    if not path.is_file():
+        raise UsageError(f"The 'stain_target' parameter of extract_pathology_features must be an "
+                         f"existing image or slide file. Got {str(path)!r} instead.")
+    from hccfusion.pathology.slides import open_slide
+
+    slide = open_slide(path, mpp=1.0)
+    try:
+        return slide.thumbnail(max_px=1024)
+    finally:
+        slide.close()
+
+
+def _resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def extract_pathology_features(
+    cohort: "Cohort | pd.DataFrame | str | Path", *, out: str | Path, encoder: str,
+    data_root: str | Path = ".", weights: str | Path | None = None,
+    expected_sha256: str | None = None, target_mpp: float | None = None,
+    tile_px: int | None = None, overlap_px: int = 0, min_tissue: float = 0.25,
+    stain_norm: str = "none", stain_target: Any = None, mpp: float | None = None,
+    batch_size: int = 64, num_workers: int = 2, device: str = "auto",
+    backend: str = "local", ray_address: str | None = None, num_cpus: int | None = None,
+    slide_backend: str = "auto", seed: int = 0, progress: bool = False,
+) -> PathologyExtraction:
+    """Extract tile features of every biopsy slide of a cohort into the feature store.
+
+    Parameters
+    ----------
+    cohort : Cohort, pandas.DataFrame or path
+        See :func:`slide_table`.
+    out : str or pathlib.Path
+        Feature-store root (``features/``).
+    encoder : str
+        Tile encoder registry name (``hcc_stats``, ``efficientnet_lite0`` …).
+    data_root : str or pathlib.Path
+        Folder that relative slide paths start from.
+    weights, expected_sha256 : optional
+        Local checkpoint of the encoder and the sha256 it must have.
+    target_mpp, tile_px : optional
+        Resolution (µm/px) and tile side (px) the encoder sees; default: the encoder's own.
+    overlap_px, min_tissue : int, float
+        Tile overlap (px at ``target_mpp``) and the smallest tissue share of a kept tile.
+    stain_norm : {"none", "macenko"}
+        Stain normalisation before encoding; ``stain_target`` is its reference image.
+    mpp : float or None
+        Level-0 µm/px for slides that do not record it (applies to every slide).
+    batch_size, num_workers : int
+        Tiles per encoder call; ``DataLoader`` reader processes (0: read in this process).
+    device : str
+        ``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:1`` ….
+    backend : {"local", "ray"}
+        This machine, or one Ray task per slide (``ray_address``: None starts a local cluster
+        with ``num_cpus``).
+    slide_backend : str
+        Slide reader (``auto``, ``openslide``, ``tiffslide``).
+    seed : int
+        Seed of the QC tile sample; recorded in every bag.
+    progress : bool
+        Show a progress bar with tiles/s on stderr.
+
+    Returns
+    -------
+    PathologyExtraction
+        Store folder, manifest, QC table, slides written / skipped / failed.
+
+    Raises
+    ------
+    UsageError
+        An unknown encoder, backend or stain normalisation, or a bad parameter.
+    DataError
+        A specimens table that lists slides without id or path, or one id twice.
+    """
+    from hccfusion.io.feature_store import FeatureStore
+    from hccfusion.pathology.encoders import get_tile_encoder
+    from hccfusion.pathology.extract import TileSettings
+
+    if backend not in BACKENDS:
+        raise unknown_option("backend", str(backend), BACKENDS)
+    if stain_norm not in STAIN_NORMS:
+        raise unknown_option("stain normalisation", str(stain_norm), STAIN_NORMS)
+    start = time.perf_counter()
+    slides = slide_table(cohort, data_root=data_root)
+    device = _resolve_device(device)
+    tile_encoder = get_tile_encoder(encoder, weights=weights, expected_sha256=expected_sha256,
+                                    device=device)
+    spec = tile_encoder.spec
+    settings = TileSettings(
+        target_mpp=float(target_mpp if target_mpp is not None else spec.input_mpp),
+        tile_px=int(tile_px if tile_px is not None else spec.tile_px),
+        overlap_px=int(overlap_px), min_tissue=float(min_tissue), batch_size=int(batch_size),
+        num_workers=int(num_workers), slide_backend=slide_backend, seed=int(seed))
+    normalizer = _fit_normalizer(stain_norm, stain_target)
+    store = FeatureStore(out, modality="pathology", encoder=spec.name,
+                         spec=spec_name(target_mpp=settings.target_mpp, tile_px=settings.tile_px,
+                                        overlap_px=settings.overlap_px, stain_norm=stain_norm))
+    todo = slides[[not store.done(s) for s in slides["slide_id"]]]
+    skipped = tuple(s for s in slides["slide_id"] if s not in set(todo["slide_id"]))
+    run = _Run(store=store, slides=slides)
+    with _progress_bar(enabled=progress, n_slides=len(todo)) as bar:
+        if backend == "local":
+            from hccfusion.pathology.extract import SlideExtractionError, extract_slide
+
+            for row in todo.itertuples(index=False):
+                try:
+                    result = extract_slide(row.path, encoder=tile_encoder, settings=settings,
+                                           mpp=mpp, normalizer=normalizer, on_tiles=bar.tiles)
+                except SlideExtractionError as exc:
+                    run.done(row.slide_id, (exc.kind, str(exc)))
+                else:
+                    run.done(row.slide_id, result)
+                bar.slide_done()
+        else:
+            from hccfusion.pathology.distributed import (EncoderRequest, extract_slides_ray,
+                                                         job_for)
+
+            request = EncoderRequest(name=encoder, expected_sha256=expected_sha256, device=device,
+                                     weights=None if weights is None else str(weights))
+            jobs = [job_for(r.slide_id, r.path, mpp) for r in todo.itertuples(index=False)]
+
+            def on_done(slide_id: str, result: Any) -> None:
+                run.done(slide_id, result)
+                if not isinstance(result, tuple):
+                    bar.tiles(result.n_tiles)
+                bar.slide_done()
+
+            extract_slides_ray(jobs, encoder=request, settings=settings, normalizer=normalizer,
+                               address=ray_address, num_cpus=num_cpus,
+                               num_gpus_per_task=1.0 if device.startswith("cuda") else 0.0,
+                               on_done=on_done)
+    manifest_path = store.write_manifest()
+    qc_path = run.write_qc()
+    failures = pd.DataFrame(run.failures, columns=FAILURE_COLUMNS)
+    return PathologyExtraction(store_dir=store.dir, manifest_path=manifest_path, qc_path=qc_path,
+                               written=tuple(run.written), skipped=skipped, failures=failures,
+                               n_tiles=run.n_tiles, seconds=time.perf_counter() - start)
+
+
+class _Run:
+    """Bookkeeping of one run: writes bags and failures as slides finish, collects QC rows."""
+
+    def __init__(self, *, store: Any, slides: pd.DataFrame) -> None:
+        self.store = store
+        self.info = slides.set_index("slide_id")
+        self.written: list[str] = []
+        self.failures: list[tuple[str, str, str, str]] = []
+        self.qc_rows: list[dict[str, Any]] = []
+        self.n_tiles = 0
+
+    def done(self, slide_id: str, result: "SlideFeatures | tuple[str, str]") -> None:
+        patient_id = str(self.info.at[slide_id, "patient_id"])
+        if isinstance(result, tuple):
+            kind, reason = result
+            self.store.record_failure(slide_id, patient_id=patient_id, error=f"{kind}: {reason}")
+            self.failures.append((slide_id, patient_id, kind, reason))
+            return
+        self.store.write(slide_id, patient_id=patient_id, features=result.features,
+                         coords=result.coords, provenance=result.provenance)
+        self.written.append(slide_id)
+        self.n_tiles += result.n_tiles
+        self.qc_rows.append({"slide_id": slide_id, "patient_id": patient_id,
+                             "center": self.info.at[slide_id, "center"],
+                             "n_tiles": result.n_tiles, "seconds": round(result.seconds, 3),
+                             **{k: v for k, v in result.qc.items()
+                                if k not in ("slide_id", "patient_id")}})
+
+    def write_qc(self) -> Path:
+        """Merge this run's QC rows into ``qc.parquet`` (rows of skipped slides are kept)."""
+        import os
+
+        path = self.store.dir / QC_FILE
+        rows = pd.DataFrame(self.qc_rows)
+        if path.is_file():
+            old = pd.read_parquet(path)
+            if not rows.empty:
+                old = old[~old["slide_id"].isin(rows["slide_id"])]
+            rows = pd.concat([old, rows], ignore_index=True) if not rows.empty else old
+        if rows.empty:
+            rows = pd.DataFrame(columns=["slide_id", "patient_id", "center", "n_tiles"])
+        rows = rows.sort_values(["patient_id", "slide_id"], kind="stable").reset_index(drop=True)
+        for column in rows.columns:
+            if rows[column].dtype == object:
+                rows[column] = rows[column].map(lambda v: v if v is None or isinstance(
+                    v, (str, int, float, bool)) else str(v))
+        self.store.dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{QC_FILE}.tmp-{os.getpid()}")
+        rows.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+        return path
+
+
+class _progress_bar:
+    """A rich progress bar (slides, tiles/s) on stderr when enabled and stderr is a terminal;
+    otherwise a no-op with the same methods."""
+
+    def __init__(self, *, enabled: bool, n_slides: int) -> None:
+        import sys
+
+        self.bar: Any = None
+        self.n_tiles = 0
+        self.t0 = time.perf_counter()
+        if enabled and sys.stderr.isatty() and n_slides:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn)
+
+            self.bar = Progress(TextColumn("slides"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                                console=Console(stderr=True), transient=False)
+            self.task = self.bar.add_task("slides", total=n_slides, rate="")
+
+    def __enter__(self) -> "_progress_bar":
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def tiles(self, n: int) -> None:
+        self.n_tiles += int(n)
+        if self.bar is not None:
+            rate = self.n_tiles / max(time.perf_counter() - self.t0, 1e-9)
+            self.bar.update(self.task, rate=f"{self.n_tiles:,} tiles, {rate:,.0f} tiles/s")
+
+    def slide_done(self) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)
+
