@@ -49,8 +49,9 @@ def best_features(patient: pd.DataFrame, os_: pd.DataFrame, latent: pd.DataFrame
                   k: int, seed: int) -> pd.DataFrame:
     wide = patient.pivot_table(index="patient_id", columns="phase",
                                values=[c for c in patient.columns
-                                       if c.startswith(("largest_", "vwmean_"))
-                                       or c in ("n_lesions", "total_volume_ml")])
+                                       if (c.startswith(("largest_", "vwmean_"))
+                                           or c in ("n_lesions", "total_volume_ml"))
+                                       and pd.api.types.is_numeric_dtype(patient[c])])
     wide.columns = [f"{ph}:{name}" for name, ph in wide.columns]
     data = os_.set_index("patient_id").join(wide, how="inner").join(
         latent.set_index("patient_id")[["lp_os", "center"]], how="inner").dropna(axis=1)

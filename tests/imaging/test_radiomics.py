@@ -294,3 +294,22 @@ def test_pyradiomics_logger_is_silenced_and_restored(exams, light, caplog):
                          settings=light)
     assert not [r for r in caplog.records if r.name.startswith("radiomics") and r.levelno < logging.ERROR]
     assert logging.getLogger("radiomics").level == before
+
+
+def test_a_lesion_too_small_for_pyradiomics_keeps_its_row_and_the_others_are_measured(exams, light):
+    exam = exams["baseline"]
+    labels = sitk.Image(exam["labels"])
+    labels.CopyInformation(exam["labels"])
+    arr = sitk.GetArrayFromImage(labels)
+    free = np.argwhere(arr == 0)
+    z, y, x = free[len(free) // 2]
+    arr[z, y, x] = 9                       # a one-voxel "lesion"
+    tiny = sitk.GetImageFromArray(arr)
+    tiny.CopyInformation(exam["labels"])
+    table = lesion_radiomics(image=exam["arterial"], labels=tiny, lesion_ids={**IDS, 9: "L9"},
+                             phase="arterial", settings=light).set_index("lesion_id")
+    assert "voxel" in table.loc["L9", "radiomics_error"]
+    assert np.isnan(table.loc["L9", "original_firstorder_Mean"])
+    assert table.loc["L9", "volume_ml"] == pytest.approx(float(np.prod(labels.GetSpacing())) / 1000)
+    assert (table.loc[["L1", "L2", "L3"], "radiomics_error"] == "").all()
+    assert table.loc[["L1", "L2", "L3"], "original_firstorder_Mean"].notna().all()

@@ -154,3 +154,24 @@ def test_simulated_slide_stains_are_close_to_its_sidecar(sim_slide):
     assert angle_deg(stains.he[0], truth["hematoxylin_od"]) < 6.0  # measured 3.9°
     # measured 10.9°: beta = 0.15 drops pale, pure-eosin px (eosin absorbs little red)
     assert angle_deg(stains.he[1], truth["eosin_od"]) < 13.0
+
+
+def test_stain_by_centre_summarises_qc_rows_per_centre():
+    import pandas as pd
+
+    from hccfusion.pathology.stain import stain_by_centre
+
+    h = np.array([0.65, 0.70, 0.29]) / np.linalg.norm([0.65, 0.70, 0.29])
+    e = np.array([0.07, 0.99, 0.11]) / np.linalg.norm([0.07, 0.99, 0.11])
+    rows = []
+    for i, (centre, scale) in enumerate([("WX", 1.0), ("WX", 1.2), ("NJ", 0.5), ("NJ", np.nan)]):
+        rows.append({"slide_id": f"S{i}", "center": centre,
+                     **dict(zip(["h_od_r", "h_od_g", "h_od_b"], h)),
+                     **dict(zip(["e_od_r", "e_od_g", "e_od_b"], e)),
+                     "h_max_conc": scale, "e_max_conc": 0.8})
+    table = stain_by_centre(pd.DataFrame(rows)).set_index("center")
+    assert table.loc["WX", "n_slides"] == 2 and table.loc["NJ", "n_slides"] == 1  # NaN row left out
+    assert table.loc["WX", "h_max_conc_mean"] == pytest.approx(1.1)
+    np.testing.assert_allclose(table.loc["WX", ["h_od_r", "h_od_g", "h_od_b"]].to_numpy(float), h, atol=1e-9)
+    assert table.loc["WX", "h_spread_deg"] == pytest.approx(0.0, abs=1e-4)
+    assert stain_by_centre(pd.DataFrame()).empty

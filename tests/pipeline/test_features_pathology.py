@@ -125,6 +125,10 @@ def test_bags_for_every_good_slide_and_named_failures_for_the_bad_ones(cohort, f
     qc = pd.read_parquet(run.qc_path)
     assert sorted(qc["slide_id"]) == sorted(g[1] for g in GOOD)
     assert dict(zip(qc["slide_id"], qc["n_tiles"]))["WX-0001-HE2"] == p["n_tiles"]
+    # per-centre stain statistics: one row per centre of the good slides, unit H and E vectors
+    stain = pd.read_parquet(run.store_dir / "stain_by_centre.parquet")
+    assert set(stain["center"]) == set(qc["center"].dropna())
+    assert stain["n_slides"].sum() == qc["center"].notna().sum()
 
 
 def test_a_second_run_skips_done_bags_and_retries_failures(cohort, first_run, tmp_path):

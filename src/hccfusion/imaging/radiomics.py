@@ -53,7 +53,8 @@ SECTIONS = ("setting", "imageType", "featureClass")
 # Voxels of the original grid kept beyond what PyRadiomics reads, for the B-spline prefilter.
 _SPLINE_GUARD_VOXELS = 12
 _LINEAR_GUARD_VOXELS = 2
-META_COLUMNS = ("lesion_id", "label", "phase", "volume_ml", "centroid_x_mm", "centroid_y_mm", "centroid_z_mm")
+META_COLUMNS = ("lesion_id", "label", "phase", "volume_ml", "centroid_x_mm", "centroid_y_mm", "centroid_z_mm",
+                "radiomics_error")
 
 
 class RadiomicsSettings(BaseModel):
@@ -262,6 +263,15 @@ def _check_pair(image: SimpleITK.Image, labels: SimpleITK.Image) -> None:
                          f"{image.GetSpacing()} instead; resample the labels with interpolator='nearest'.")
 
 
+def _real(value: Any) -> float:
+    """A feature value as float; PyRadiomics returns a complex number where a degenerate (flat)
+    lesion makes an eigenvalue negative — that value is undefined (NaN), not its real part."""
+    v = complex(np.asarray(value).item()) if np.iscomplexobj(value) else float(value)
+    if isinstance(v, complex):
+        return float(v.real) if abs(v.imag) <= 1e-12 * max(1.0, abs(v.real)) else float("nan")
+    return v
+
+
 def lesion_radiomics(
     *,
     image: SimpleITK.Image,
@@ -298,7 +308,9 @@ def lesion_radiomics(
         volume), ``centroid_x_mm``, ``centroid_y_mm``, ``centroid_z_mm`` (LPS physical
         coordinates of the label's centroid on the input grid), then PyRadiomics' feature
         columns (``original_shape_MeshVolume``, ``log-sigma-1-0-mm-3D_glcm_Idm`` …).
-        Diagnostics are dropped.
+        Diagnostics are dropped. ``radiomics_error`` is empty, or says why PyRadiomics could
+        not measure the lesion (one voxel, or one slice after resampling): that lesion keeps its
+        row with empty features, and the other lesions are measured.
 
     Raises
     ------
@@ -356,13 +368,20 @@ def lesion_radiomics(
                     crop_image, label_map, **{**settings.setting, "normalize": False, "label": label})
             else:
                 crop_labels = sitk.RegionOfInterest(label_map, size, start)
-            features = extractor.execute(crop_image, crop_labels, label=label)
-            values = {k: float(v) for k, v in features.items() if not k.startswith("diagnostics_")}
+            try:
+                features = extractor.execute(crop_image, crop_labels, label=label)
+                error = ""
+            except ValueError as exc:
+                # PyRadiomics refuses a lesion of one voxel or one slice after resampling; the
+                # lesion keeps its row (volume, centroid) with empty features and the reason.
+                features, error = {}, str(exc).strip()
+            values = {k: _real(v) for k, v in features.items() if not k.startswith("diagnostics_")}
             volume_mm3 = values.get("original_shape_VoxelVolume", stats.GetPhysicalSize(label))
             x, y, z = stats.GetCentroid(label)
             rows.append({"lesion_id": str(lesion_id), "label": label, "phase": phase,
                          "volume_ml": float(volume_mm3) / 1000.0,
-                         "centroid_x_mm": x, "centroid_y_mm": y, "centroid_z_mm": z, **values})
+                         "centroid_x_mm": x, "centroid_y_mm": y, "centroid_z_mm": z,
+                         "radiomics_error": error, **values})
     if not rows:
         return pd.DataFrame(columns=list(META_COLUMNS))
     return pd.DataFrame(rows)

@@ -19,11 +19,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hccfusion.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT_VERSION = 1
 _MIN_PIXELS = 50  # stained pixels needed for a stable covariance
@@ -267,3 +270,25 @@ def centre_stain_statistics(matrices_by_slide: Mapping[str, StainMatrix],
                      "h_max_conc_mean": float(conc[:, 0].mean()), "h_max_conc_sd": float(sd[0]),
                      "e_max_conc_mean": float(conc[:, 1].mean()), "e_max_conc_sd": float(sd[1])})
     return pd.DataFrame(rows)
+
+
+def stain_by_centre(qc: "pd.DataFrame") -> "pd.DataFrame":
+    """Per-centre stain statistics from a QC table (one row per slide, as ``slide_qc`` writes:
+    ``slide_id``, ``center``, ``h_od_r/g/b``, ``e_od_r/g/b``, ``h_max_conc``, ``e_max_conc``).
+
+    Slides without stain estimates (no tiles) or without a centre are left out; see
+    :func:`centre_stain_statistics` for the columns.
+    """
+    import pandas as pd
+
+    cols = ["h_od_r", "h_od_g", "h_od_b", "e_od_r", "e_od_g", "e_od_b", "h_max_conc", "e_max_conc"]
+    if qc.empty or any(c not in qc.columns for c in cols + ["slide_id", "center"]):
+        return pd.DataFrame(columns=["center", "n_slides"])
+    ok = qc.dropna(subset=cols + ["center"])
+    ok = ok[ok["center"].astype(str) != ""]
+    if ok.empty:
+        return pd.DataFrame(columns=["center", "n_slides"])
+    matrices = {row.slide_id: StainMatrix(
+        he=np.array([[row.h_od_r, row.h_od_g, row.h_od_b], [row.e_od_r, row.e_od_g, row.e_od_b]]),
+        max_conc=np.array([row.h_max_conc, row.e_max_conc])) for row in ok.itertuples()}
+    return centre_stain_statistics(matrices, dict(zip(ok["slide_id"], ok["center"].astype(str))))

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 BACKENDS = ("local", "ray")
 STAIN_NORMS = ("none", "macenko")
 QC_FILE = "qc.parquet"
+#: Per-centre stain vectors and strengths, from the QC table (``pathology.stain.stain_by_centre``).
+STAIN_FILE = "stain_by_centre.parquet"
 FAILURE_COLUMNS = ["slide_id", "patient_id", "kind", "reason"]
 
 
@@ -317,6 +319,9 @@ def extract_pathology_features(
                                on_done=on_done)
     manifest_path = store.write_manifest()
     qc_path = run.write_qc()
+    from hccfusion.pathology.stain import stain_by_centre
+
+    stain_by_centre(pd.read_parquet(qc_path)).to_parquet(store.dir / STAIN_FILE, index=False)
     failures = pd.DataFrame(run.failures, columns=FAILURE_COLUMNS)
     return PathologyExtraction(store_dir=store.dir, manifest_path=manifest_path, qc_path=qc_path,
                                written=tuple(run.written), skipped=skipped, failures=failures,
