@@ -174,3 +174,17 @@ def test_grid_invariants_hold_for_any_size_and_overlap(scanner_pyramid):
         check()
     finally:
         slide.close()
+
+
+@pytest.mark.parametrize("target_mpp, tile_px", [(0.5, 224), (0.25, 200), (0.4, 128)])
+def test_strip_reads_equal_tile_by_tile_reads(scanner_pyramid, target_mpp, tile_px):
+    """read_tiles reads side-by-side tiles of a row as one strip; the pixels must be exactly
+    those of one read per tile (level 1 without resizing, level 0, and a resized read)."""
+    with open_slide(scanner_pyramid) as slide:
+        grid = tile_grid(slide, full_mask(slide), target_mpp=target_mpp, tile_px=tile_px)
+        together = read_tiles(slide, grid, range(len(grid)))
+        apart = np.stack([read_tiles(slide, grid, [i])[0] for i in range(len(grid))])
+        shuffled = read_tiles(slide, grid, [3, 0, 1, 2, 5])
+    assert len(grid) > 4
+    np.testing.assert_array_equal(together, apart)
+    np.testing.assert_array_equal(shuffled, apart[[3, 0, 1, 2, 5]])
