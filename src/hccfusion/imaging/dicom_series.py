@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hccfusion.errors import DataError, UsageError
+from hccfusion.errors import UsageError
 from hccfusion.imaging.dicom_headers import _Frame, _frames, functional_value, read_header
 
 if TYPE_CHECKING:

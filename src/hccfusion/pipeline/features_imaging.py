@@ -24,12 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hccfusion.errors import DataError, HccfusionError, UsageError
+from hccfusion.errors import DataError, HccfusionError
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from hccfusion.io.cohort import Cohort
 
 DEFAULT_PHASES = ("arterial", "portal_venous")
 TIMEPOINTS = ("baseline", "followup")
@@ -199,8 +197,8 @@ def _on_mask_grid(exam: Any, phases: Sequence[str]) -> tuple[dict[str, Any], lis
         return images, []
     from hccfusion.imaging.registration import align_phases
 
-    reference = exam.mask_phase if exam.mask_phase in images else next(
-        p for p in phases if off[p] is None) if any(v is None for v in off.values()) else None
+    on_grid = [p for p in phases if off[p] is None]
+    reference = exam.mask_phase if exam.mask_phase in on_grid else (on_grid[0] if on_grid else None)
     if reference is None:
         raise DataError(f"exam folder {exam.exam_dir.name}: the lesion mask matches the grid of no "
                         f"phase ({'; '.join(f'{p}: {m}' for p, m in off.items())}).")
@@ -293,8 +291,6 @@ def extract_cohort_imaging(*, exams: "pd.DataFrame", treatments: "pd.DataFrame",
     DataError
         No patient has an imaged baseline exam.
     """
-    import pandas as pd
-
     from hccfusion.imaging.radiomics import load_radiomics_settings
 
     if settings.prefer not in ("nifti", "dicom"):
