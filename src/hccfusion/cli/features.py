@@ -7,6 +7,9 @@ from typing import Optional
 
 import typer
 
+#: Failure rows printed; the rest are in the run's files.
+MAX_ROWS = 20
+
 app = typer.Typer(help="Extract features (pathology slides, imaging) into the feature store.",
                   no_args_is_help=True)
 
@@ -70,9 +73,12 @@ def pathology(
         table = Table(title="failed slides")
         for column in ("slide_id", "patient_id", "kind", "reason"):
             table.add_column(column, overflow="fold")
-        for row in run.failures.itertuples(index=False):
+        for row in run.failures.head(MAX_ROWS).itertuples(index=False):
             table.add_row(row.slide_id, row.patient_id, row.kind, row.reason)
         console.print(table)
+        if len(run.failures) > MAX_ROWS:
+            console.print(f"… and {len(run.failures) - MAX_ROWS} more; every failure is in the "
+                          f"manifest ({run.manifest_path}, status 'failed')")
     console.print(f"bags in {run.store_dir}; manifest {run.manifest_path.name}, "
                   f"QC {run.qc_path.name}")
     if run.all_failed:
@@ -137,9 +143,12 @@ def imaging(
         table = Table(title="failed exams")
         table.add_column("exam_id")
         table.add_column("reason", overflow="fold")
-        for exam_id, reason in sorted(run.failures.items()):
+        for exam_id, reason in sorted(run.failures.items())[:MAX_ROWS]:
             table.add_row(exam_id, reason)
         console.print(table)
+        if len(run.failures) > MAX_ROWS:
+            console.print(f"… and {len(run.failures) - MAX_ROWS} more; every failure is in "
+                          f"{run.radiomics_dir / 'failures.json'}")
     console.print(f"radiomics in {run.radiomics_dir}"
                   + ("" if run.deep_dir is None else f"; deep bags in {run.deep_dir}"))
     if run.failures and run.n_done + run.n_skipped == 0:

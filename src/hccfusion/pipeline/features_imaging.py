@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hccfusion.errors import DataError, HccfusionError
+from hccfusion.errors import DataError, HccfusionError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -156,6 +156,10 @@ def measure_exam(task: ExamTask, settings: ImagingSettings) -> dict[str, Any]:
     from hccfusion.imaging.preprocess import lesion_crops
     from hccfusion.imaging.radiomics import lesion_radiomics, load_radiomics_settings
 
+    if not Path(task.exam_dir).is_dir():
+        raise DataError(f"patient {task.patient_id}, exam {task.exam_id}: exam folder "
+                        f"{task.exam_dir} not found (exams.image_path is resolved against the "
+                        "data root).")
     exam = read_exam(Path(task.exam_dir), phases=settings.phases, prefer=settings.prefer)
     missing = [p for p in settings.phases if p not in exam.volumes]
     if missing:
@@ -299,6 +303,9 @@ def extract_cohort_imaging(*, exams: "pd.DataFrame", treatments: "pd.DataFrame",
         raise unknown_option("image format", settings.prefer, ("nifti", "dicom"))
     load_radiomics_settings(settings.radiomics)   # fail on a bad name before any work
     data_root, out = Path(data_root), Path(out)
+    if not data_root.is_dir():
+        raise UsageError(f"The 'data_root' parameter of extract_cohort_imaging must be an existing "
+                         f"folder (where exams.image_path values start). Got {str(data_root)!r} instead.")
     selection = select_exams(exams, treatments)
     if patients is not None:
         selection = selection[selection["patient_id"].isin(list(patients))]
