@@ -52,8 +52,9 @@ def check_intensities(intensities: pd.DataFrame, *, name: str = "intensities",
     if bad.size:
         i, j = bad[0]
         raise DataError(f"sample_id '{intensities.index[i]}', feature '{intensities.columns[j]}': "
-                        f"intensity {x[i, j]!r} is negative or infinite; peak areas must be >= 0 "
-                        "(NaN = not detected). Check the export / baseline correction.")
+                        f"intensity {float(x[i, j])!r} is negative or infinite; peak areas "
+                        "must be >= 0 (NaN = not detected). Check the export / baseline "
+                        "correction.")
     empty = np.flatnonzero(np.isnan(x).all(axis=0))
     if empty.size and not allow_empty:
         raise DataError(f"feature '{intensities.columns[empty[0]]}' is missing (NaN) in every "
@@ -96,7 +97,9 @@ class FeatureFilter:
     Attributes
     ----------
     keep_ : pandas.Index  — kept features; ``report_`` : DataFrame per feature (``qc_rsd``,
-    ``missing_share``, ``kept``, ``reason``).
+    ``missing_share``, ``kept``, ``reason``: ``all_missing``, ``qc_rsd``, ``missing`` or empty).
+    A feature missing in every sample is always dropped (reason ``all_missing``); the later
+    steps refuse such a feature with a named :class:`DataError`.
     """
 
     def __init__(self, *, max_qc_rsd: float | None = 0.30, max_missing: float = 0.5,
@@ -115,7 +118,7 @@ class FeatureFilter:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise UsageError(f"The '{label}' parameter of FeatureFilter must be a number "
                                  f">= 0. Got {value!r} instead.")
-        x = check_intensities(intensities)
+        x = check_intensities(intensities, allow_empty=True)
         missing = pd.Series(np.isnan(x).mean(axis=0), index=intensities.columns)
         keep_missing = missing <= self.max_missing
         if self.max_missing_group is not None:
@@ -133,7 +136,9 @@ class FeatureFilter:
                                  "peak table when max_qc_rsd is set. Got None instead.")
             rsd = qc_rsd(qc.reindex(columns=intensities.columns))
             keep_rsd = rsd <= self.max_qc_rsd
-        reason = np.where(~keep_rsd, "qc_rsd", np.where(~keep_missing, "missing", ""))
+        reason = np.where(missing >= 1.0, "all_missing", np.where(
+            ~keep_rsd, "qc_rsd", np.where(~keep_missing, "missing", "")))
+        keep_missing &= missing < 1.0
         self.report_ = pd.DataFrame({"feature": intensities.columns, "qc_rsd": rsd.to_numpy(),
                                      "missing_share": missing.to_numpy(),
                                      "kept": (keep_rsd & keep_missing).to_numpy(),
@@ -180,6 +185,8 @@ class PQNNormalizer:
     Each sample is divided by the median, over features, of its quotients to a reference
     spectrum; the reference is the feature-wise median of the samples given to ``fit``
     (training or pooled-QC samples). Values must be complete (impute first) and positive.
+    Dieterle's optional preceding integral (total-area) normalisation is not applied: the
+    median quotient alone removes the dilution factor.
 
     Attributes
     ----------
@@ -245,8 +252,8 @@ def _complete_positive(intensities: pd.DataFrame, where: str) -> np.ndarray:
     if nan.size:
         i, j = nan[0]
         raise DataError(f"{where}: sample_id '{intensities.index[i]}', feature "
-                        f"'{intensities.columns[j]}' is {x[i, j]!r}; values must be positive "
-                        "and complete (impute missing values first).")
+                        f"'{intensities.columns[j]}' is {float(x[i, j])!r}; values must be "
+                        "positive and complete (impute missing values first).")
     return x
 
 

@@ -55,7 +55,7 @@ def bh_fdr(pvalues: Sequence[float] | np.ndarray | pd.Series) -> np.ndarray:
         )
     finite = ~np.isnan(p)
     if np.any((p[finite] < 0) | (p[finite] > 1)):
-        bad = p[finite][(p[finite] < 0) | (p[finite] > 1)][0]
+        bad = float(p[finite][(p[finite] < 0) | (p[finite] > 1)][0])
         raise UsageError(
             f"The 'pvalues' parameter of bh_fdr must hold values in [0, 1] or NaN. Got {bad!r} "
             "instead."
@@ -157,15 +157,15 @@ def _one_feature(
     if min(xa.size, xb.size) < min_per_group:
         out["status"] = "too_few_samples"
         return out
-    diffs = xb - xa if paired else None
-    if paired:
-        constant = bool(np.all(diffs == diffs[0]))
+    # "constant": the test statistic is undefined (no ranks to compare, or no variance).
+    if paired and test == "wilcoxon":
+        constant = bool(np.all(xb == xa))
+    elif paired:
+        constant = bool(np.ptp(xb - xa) == 0)
+    elif test == "wilcoxon":
+        constant = bool(np.ptp(np.concatenate([xa, xb])) == 0)
     else:
-        pooled = np.concatenate([xa, xb])
-        constant = bool(np.all(pooled == pooled[0]))
-        if test == "t" and (np.ptp(xa) == 0 or np.ptp(xb) == 0) and not constant:
-            # Welch's t needs a within-group variance; a zero-variance group gives no valid test.
-            constant = True
+        constant = bool(np.ptp(xa) == 0 and np.ptp(xb) == 0)
     if constant:
         out["status"] = "constant"
         return out
@@ -223,7 +223,9 @@ def compare_groups(
         ``n_<b>``, ``mean_<a>``, ``mean_<b>``, ``median_<a>``, ``median_<b>``, ``difference``
         (mean b − mean a; paired: mean of b − a over pairs), ``log2_fc`` (NaN unless both means
         are positive), ``statistic``, ``p``, ``q``, ``status`` (one of ``STATUSES``). ``q`` is NaN
-        wherever ``p`` is NaN.
+        wherever ``p`` is NaN. Paired, the counts, means and medians are over complete pairs.
+        The statistic is scipy's: Mann–Whitney U of group b, Welch / paired t of b − a, or the
+        signed-rank statistic.
 
     Raises
     ------

@@ -205,7 +205,7 @@ def _prepare(x: pd.DataFrame, groups: pd.Series, order, scaling: str, n_folds: i
     if not np.isfinite(values).all():
         i, j = np.argwhere(~np.isfinite(values))[0]
         raise DataError(f"{where}: sample_id '{x.index[i]}', feature '{x.columns[j]}' is "
-                        f"{values[i, j]!r}; impute and transform before modelling.")
+                        f"{float(values[i, j])!r}; impute and transform before modelling.")
     missing = x.index.difference(groups.index)
     if len(missing):
         raise DataError(f"sample_id '{missing[0]}' of 'x' has no entry in 'groups'.")
