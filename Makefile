@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_concordance.py
 	$(PY) benchmarks/bench_imaging.py
 	$(PY) benchmarks/bench_pathology.py
+	$(PY) benchmarks/bench_mechanism.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
