@@ -41,7 +41,8 @@ def simulate_counts(*, n_samples: int, n_genes: int, n_up: int, seed: int):
     immune = [g for name, genes in sets.items() if "AYERS" in name or "T_CELL" in name for g in genes]
     planted = list(dict.fromkeys(g for g in immune if g in set(names)))[:n_up]
     rest = [g for g in names if g not in set(planted)]
-    genes = (planted + rest)[:n_genes]
+    # the protein-coding list has ~19,400 symbols; beyond it, non-coding-like placeholders
+    genes = (planted + rest + [f"NONCODING{i:05d}" for i in range(n_genes)])[:n_genes]
     rng = np.random.default_rng(seed)
     base = rng.lognormal(mean=4.0, sigma=1.8, size=n_genes)
     group = np.array(["low", "high"] * (n_samples // 2) + ["low"] * (n_samples % 2))
