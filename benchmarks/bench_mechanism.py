@@ -13,8 +13,8 @@ members of the packaged immune sets first) are up in the "high" group. Timed, in
 - ``pydeseq2 direct``: the same DESeq2 fit and shrinkage written directly against pydeseq2 on
   the same filtered matrix (the reference library; our wrapper's overhead is the difference).
 
-The two DE tables are checked equal before times are printed (log2 fold changes to 1e-5
-absolute, p-values to 1e-3 relative: a few genes differ at the level of the solvers' noise).
+The agreement of the two DE tables is printed: genes whose log2 fold change differs by more
+than 1e-6, the largest p-value difference and how many padj < 0.05 calls differ.
 
 Usage::
 
@@ -112,10 +112,12 @@ def main() -> None:
     t_ref = time.perf_counter() - t0
 
     ours = de.table.set_index("gene").loc[ref.index]
-    # IRLS/dispersion solver noise: a handful of near-zero fold changes differ by ~1e-6
-    np.testing.assert_allclose(ours["log2_fold_change"], ref["log2FoldChange"], rtol=1e-6, atol=1e-5)
-    np.testing.assert_allclose(ours["pvalue"], ref["pvalue"], rtol=1e-3, atol=1e-9)
-    print("DE tables equal to a direct pydeseq2 run (log2FC to 1e-5, p-values to 1e-3 relative)")
+    d_lfc = np.abs(ours["log2_fold_change"] - ref["log2FoldChange"])
+    d_p = np.abs(ours["pvalue"] - ref["pvalue"])
+    calls = ((ours["padj"] < 0.05) != (ref["padj"] < 0.05)).sum()
+    print(f"agreement with a direct pydeseq2 run: {int((d_lfc > 1e-6).sum())} of {len(ref):,} genes "
+          f"differ in log2FC by > 1e-6 (max {d_lfc.max():.1e}), max |Δp| {d_p.max():.1e}, "
+          f"{int(calls)} padj < 0.05 calls differ")
     print(f"{'step':<42}{'seconds':>9}")
     print(f"{'hccfusion DE (fit + Wald + LFC shrinkage)':<42}{t_de:>9.1f}")
     print(f"{'hccfusion preranked GSEA':<42}{t_gsea:>9.1f}")
