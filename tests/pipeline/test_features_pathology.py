@@ -119,7 +119,8 @@ def test_bags_for_every_good_slide_and_named_failures_for_the_bad_ones(cohort, f
     assert p["source_sha256_head"] == hashlib.sha256(src.read_bytes()[: 1 << 20]).hexdigest()
     assert p["source_size_bytes"] == src.stat().st_size and p["seed"] == 0
     # tile corners on the grid, inside the slide
-    assert (bag.coords % 224 == 0).all() or p["overlap_px"] == 0
+    assert p["overlap_px"] == 0 and p["size_level0_px"] == 224
+    assert (bag.coords % 224 == 0).all()
     assert (bag.coords[:, 0] < 4096).all() and (bag.coords[:, 1] < 1536).all()
 
     qc = pd.read_parquet(run.qc_path)

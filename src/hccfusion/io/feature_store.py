@@ -28,7 +28,6 @@ Example
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hccfusion.errors import DataError, SchemaVersionError, UsageError
+from hccfusion.io.atomic import atomic_write, atomic_write_parquet, atomic_write_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -174,9 +174,7 @@ def _write(path: Path, features: np.ndarray, coords: np.ndarray, attrs: dict[str
             raise UsageError(f"instance column {name!r} must be 1-D of length {feats.shape[0]}; "
                              f"got shape {arr.shape}.")
         cols[name] = arr
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as h5:
             h5.create_dataset("features", data=feats)
             h5.create_dataset("coords", data=xy)
@@ -192,11 +190,8 @@ def _write(path: Path, features: np.ndarray, coords: np.ndarray, attrs: dict[str
             h5.attrs["format_version"] = BAG_FORMAT_VERSION
             h5.attrs["package_version"] = __version__
             h5.attrs["created_at"] = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+
+    return atomic_write(path, write)
 
 
 def read_bag(path: str | Path) -> Bag:
@@ -319,11 +314,8 @@ class FeatureStore:
         return json.loads(path.read_text(encoding="utf-8"))
 
     def _save_failures(self, failures: Mapping[str, Mapping[str, str]]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / f".{FAILURES_FILE}.tmp-{os.getpid()}"
-        tmp.write_text(json.dumps(failures, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
-                       encoding="utf-8")
-        os.replace(tmp, self.dir / FAILURES_FILE)
+        atomic_write_text(self.dir / FAILURES_FILE,
+                          json.dumps(failures, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
     def record_failure(self, bag_id: str, *, patient_id: str, error: str) -> None:
         """Record why ``bag_id`` could not be extracted (kept until a later run succeeds)."""
@@ -366,13 +358,8 @@ class FeatureStore:
     def write_manifest(self) -> Path:
         """Write ``manifest.parquet`` from what is on disk now; returns its path."""
         frame = self.manifest()
-        self.dir.mkdir(parents=True, exist_ok=True)
-        target = self.dir / MANIFEST_FILE
-        tmp = self.dir / f".{MANIFEST_FILE}.tmp-{os.getpid()}"
-        frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}).to_parquet(
-            tmp, index=False)
-        os.replace(tmp, target)
-        return target
+        return atomic_write_parquet(self.dir / MANIFEST_FILE, frame.astype(
+            {c: "string" for c in frame.columns if frame[c].dtype == object}))
 
 
 def read_manifest(store_dir: str | Path) -> "pd.DataFrame":

@@ -18,13 +18,13 @@ one exam per worker; an exam already done is skipped, so a run resumes after an 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hccfusion.errors import DataError, HccfusionError, UsageError
+from hccfusion.io.atomic import atomic_write_parquet, atomic_write_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -131,13 +131,6 @@ def select_exams(exams: "pd.DataFrame", treatments: "pd.DataFrame") -> "pd.DataF
             .sort_values(["patient_id", "date"], kind="stable").reset_index(drop=True))
 
 
-def _atomic_parquet(frame: "pd.DataFrame", path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-
-
 def measure_exam(task: ExamTask, settings: ImagingSettings) -> dict[str, Any]:
     """Read one exam, measure radiomics of every lesion in every phase and, when asked, the
     multi-phase lesion crops for the deep encoder. Runs in a worker process.
@@ -235,11 +228,8 @@ def _load_failures(path: Path) -> dict[str, str]:
 
 
 def _save_failures(path: Path, failures: Mapping[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(dict(sorted(failures.items())), indent=1, ensure_ascii=False) + "\n",
-                   encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(dict(sorted(failures.items())), indent=1,
+                                       ensure_ascii=False) + "\n")
 
 
 def _embed(encoder: Any, result: Mapping[str, Any], task: ExamTask,
@@ -336,12 +326,13 @@ def extract_cohort_imaging(*, exams: "pd.DataFrame", treatments: "pd.DataFrame",
     report: list[str] = []
     done = 0
     for task, result, error in _results(tasks, settings, workers):
+        before = failures.get(task.exam_id)
         if error is not None:
             failures[task.exam_id] = error
             if store is not None and task.deep:
                 store.record_failure(task.patient_id, patient_id=task.patient_id, error=error)
         else:
-            _atomic_parquet(result["lesions"], _part_path(rad_dir, task.exam_id))
+            atomic_write_parquet(_part_path(rad_dir, task.exam_id), result["lesions"])
             if task.deep:
                 emb = _embed(encoder, result, task, settings)
                 store.write(task.patient_id, patient_id=task.patient_id,
@@ -349,7 +340,8 @@ def extract_cohort_imaging(*, exams: "pd.DataFrame", treatments: "pd.DataFrame",
             failures.pop(task.exam_id, None)
             report.extend(f"{task.exam_id}: {line}" for line in result["phase_report"])
             done += 1
-        _save_failures(failures_path, failures)
+        if failures.get(task.exam_id) != before:
+            _save_failures(failures_path, failures)
         if on_exam is not None:
             on_exam(task.exam_id, error)
     _combine(rad_dir, selection)
@@ -396,10 +388,10 @@ def _combine(rad_dir: Path, selection: "pd.DataFrame") -> None:
     if not frames:
         return
     lesions = pd.concat(frames, ignore_index=True)
-    _atomic_parquet(lesions, rad_dir / "lesion_radiomics.parquet")
+    atomic_write_parquet(rad_dir / "lesion_radiomics.parquet", lesions)
     base = lesions[lesions["timepoint"] == "baseline"]
-    _atomic_parquet(patient_radiomics(base), rad_dir / "patient_radiomics.parquet")
+    atomic_write_parquet(rad_dir / "patient_radiomics.parquet", patient_radiomics(base))
     follow = lesions[lesions["timepoint"] == "followup"]
     if len(follow):
-        _atomic_parquet(delta_radiomics(baseline=base, followup=follow),
-                        rad_dir / "delta_radiomics.parquet")
+        atomic_write_parquet(rad_dir / "delta_radiomics.parquet",
+                             delta_radiomics(baseline=base, followup=follow))

@@ -358,8 +358,6 @@ class _Run:
 
     def write_qc(self) -> Path:
         """Merge this run's QC rows into ``qc.parquet`` (rows of skipped slides are kept)."""
-        import os
-
         path = self.store.dir / QC_FILE
         rows = pd.DataFrame(self.qc_rows)
         if path.is_file():
@@ -374,11 +372,9 @@ class _Run:
             if rows[column].dtype == object:
                 rows[column] = rows[column].map(lambda v: v if v is None or isinstance(
                     v, (str, int, float, bool)) else str(v))
-        self.store.dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{QC_FILE}.tmp-{os.getpid()}")
-        rows.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-        return path
+        from hccfusion.io.atomic import atomic_write_parquet
+
+        return atomic_write_parquet(path, rows)
 
 
 class _progress_bar:
