@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_imaging.py
 	$(PY) benchmarks/bench_pathology.py
 	$(PY) benchmarks/bench_mechanism.py
+	$(PY) benchmarks/bench_models.py --demo $(DEMO_OUT)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -70,6 +70,29 @@ def test_measures_lists_the_failed_exam_and_exits_0(tiny, tmp_path, monkeypatch)
     assert "2 already done" in again.output and again.exit_code == 0
 
 
+def test_exams_baseline_measures_only_the_baseline_exams(tiny, tmp_path, monkeypatch):
+    root, snapshot = tiny
+    res = _invoke(["--data-root", str(root), "--out", str(tmp_path), "--radiomics", "ct_fast",
+                   "--encoder", "none", "--exams", "baseline", "--workers", "1", "--quiet"],
+                  snapshot, monkeypatch)
+    assert res.exit_code == 0, res.output
+    # P1-E1 measured, P2-E1 (missing folder) failed, P1's follow-up P1-E2 not selected
+    assert "2 exams: 1 measured, 0 already done, 1 failed" in res.output
+    rad = tmp_path / "imaging" / "radiomics" / "ct_fast-nifti"
+    lesions = pd.read_parquet(rad / "lesion_radiomics.parquet")
+    assert set(lesions["exam_id"]) == {"P1-E1"} and set(lesions["timepoint"]) == {"baseline"}
+    assert not (rad / "delta_radiomics.parquet").exists()
+
+
+def test_an_unknown_exam_selection_is_a_usage_error(tiny, tmp_path, monkeypatch):
+    root, snapshot = tiny
+    res = _invoke(["--data-root", str(root), "--out", str(tmp_path), "--encoder", "none",
+                   "--exams", "baseline+follow-up"], snapshot, monkeypatch)
+    assert isinstance(res.exception, UsageError)
+    assert "did you mean 'baseline+followup'" in str(res.exception)
+    assert not (tmp_path / "imaging").exists()
+
+
 def test_exit_1_when_every_exam_fails(tiny, tmp_path, monkeypatch):
     root, snapshot = tiny
     broken = _Snapshot(exams=snapshot["exams"].assign(image_path="ct/missing"),

@@ -44,6 +44,33 @@ def test_extracts_bags_prints_the_failure_table_and_exits_0(study, tmp_path):
     assert again.exit_code == 0 and "0 extracted, 1 already done, 5 failed" in again.output
 
 
+def test_slide_workers_and_slide_backend_options(study, tmp_path):
+    pytest.importorskip("tiffslide")
+    from hccfusion.cli.features import app
+    from hccfusion.io.feature_store import read_bag
+
+    res = CliRunner().invoke(app, _args(study, tmp_path / "a", "specimens.csv",
+                                        "--slide-workers", "2", "--slide-backend", "tiffslide"))
+    assert res.exit_code == 0, res.output
+    assert "6 slides: 1 extracted, 0 already done, 5 failed" in res.output
+    one = CliRunner().invoke(app, _args(study, tmp_path / "b"))
+    assert one.exit_code == 0, one.output
+    store = ("pathology", "hcc_stats", "mpp0.50-px224", f"{GOOD[2][1]}.h5")
+    bags = [read_bag(tmp_path.joinpath(d, *store)) for d in ("a", "b")]
+    assert bags[0].features.tobytes() == bags[1].features.tobytes()
+
+
+def test_bad_slide_workers_and_slide_backend_are_usage_errors(study, tmp_path):
+    from hccfusion.cli.features import app
+
+    res = CliRunner().invoke(app, _args(study, tmp_path, "specimens.csv", "--slide-workers", "0"))
+    assert isinstance(res.exception, UsageError) and "'slide_workers'" in str(res.exception)
+    res = CliRunner().invoke(app, _args(study, tmp_path, "specimens.csv",
+                                        "--slide-backend", "openslid"))
+    assert isinstance(res.exception, UsageError)
+    assert "did you mean 'openslide'" in str(res.exception)
+
+
 def test_exits_1_when_every_slide_failed(study, tmp_path):
     from hccfusion.cli.features import app
 

@@ -22,6 +22,18 @@ def test_blur_score_known_answers():
     assert blur_score(rgb) == pytest.approx([1600.0])
 
 
+def test_blur_score_of_uint8_rgb_equals_the_float32_channel_mean_formula():
+    rng = np.random.default_rng(7)
+    tiles = rng.integers(0, 256, size=(3, 40, 40, 3), dtype=np.uint8)
+    tiles[0] = 255   # the largest channel sum (765) stays exact
+    grey = tiles.astype(np.float32).mean(axis=-1)
+    lap = (grey[:, :-2, 1:-1] + grey[:, 2:, 1:-1] + grey[:, 1:-1, :-2] + grey[:, 1:-1, 2:]
+           - 4.0 * grey[:, 1:-1, 1:-1])
+    expected = lap.reshape(3, -1).astype(np.float64).var(axis=1)
+    assert blur_score(tiles).tobytes() == expected.tobytes()   # bit for bit
+    assert blur_score(tiles.astype(np.float64)) == pytest.approx(expected, rel=1e-6)
+
+
 def test_blurred_tiles_score_lower(aperio_svs):
     pytest.importorskip("openslide")
     from scipy import ndimage

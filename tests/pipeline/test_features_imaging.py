@@ -68,6 +68,23 @@ def test_select_exams_takes_last_before_t0_and_first_after(study):
     assert list(sel["timepoint"]) == ["baseline", "followup"] * 3
 
 
+def test_select_exams_baseline_only_keeps_one_baseline_row_per_patient(study):
+    _, exams, treatments = study
+    sel = select_exams(exams, treatments, include_followup=False)
+    assert list(sel["exam_id"]) == ["P1-E1", "P2-E1", "P3-E1"]
+    assert set(sel["timepoint"]) == {"baseline"}
+
+
+def test_exam_selection_setting(study):
+    assert ImagingSettings().exams == "baseline+followup" and ImagingSettings().include_followup
+    assert not ImagingSettings(exams="baseline").include_followup
+    with pytest.raises(UsageError, match="unknown exam selection 'baseline-only'; did you mean "
+                                         "'baseline'"):
+        ImagingSettings(exams="baseline-only")
+    with pytest.raises(UsageError, match="Available: baseline, baseline\\+followup"):
+        ImagingSettings(exams="followup")
+
+
 @pytest.fixture(scope="module")
 def run(study, tmp_path_factory):
     root, exams, treatments = study
@@ -129,6 +146,27 @@ def test_rerun_resumes_and_skips_done(run, study):
     assert again.n_skipped == 5 and again.n_done == 0   # only the failed exam is retried
     assert set(again.failures) == {"P3-E1"}
     assert bag.stat().st_mtime_ns == mtime
+
+
+def test_baseline_only_measures_no_follow_up_and_drops_a_stale_delta_table(study, tmp_path):
+    root, exams, treatments = study
+    settings = ImagingSettings(encoder=None, radiomics="ct_fast", exams="baseline")
+    rad = tmp_path / "imaging" / "radiomics" / settings.radiomics_spec()
+    rad.mkdir(parents=True)
+    pd.DataFrame({"patient_id": ["P1"], "x": [1.0]}).to_parquet(rad / "delta_radiomics.parquet")
+    seen = []
+    res = extract_cohort_imaging(exams=exams, treatments=treatments, data_root=root, out=tmp_path,
+                                 settings=settings, patients=["P1", "P3"],
+                                 on_exam=lambda e, err: seen.append(e))
+    assert res.n_exams == 2 and res.n_done == 1 and set(res.failures) == {"P3-E1"}
+    assert sorted(seen) == ["P1-E1", "P3-E1"]   # P1-E2 and P3-E2 (follow-ups) never read
+    lesions = pd.read_parquet(rad / "lesion_radiomics.parquet")
+    assert set(lesions["exam_id"]) == {"P1-E1"} and len(lesions) == 4   # 2 lesions × 2 phases
+    patient = pd.read_parquet(rad / "patient_radiomics.parquet")   # one row per phase
+    assert sorted(zip(patient["patient_id"], patient["phase"])) == [("P1", "arterial"),
+                                                                     ("P1", "portal_venous")]
+    assert not (rad / "delta_radiomics.parquet").exists()
+    assert not (rad / "exams" / "P1-E2.parquet").exists()
 
 
 def test_dicom_and_nifti_give_the_same_features(study, tmp_path):

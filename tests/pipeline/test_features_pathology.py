@@ -251,9 +251,17 @@ def test_spec_name_encodes_what_changes_the_features():
     assert spec_name(target_mpp=0.25, tile_px=224, overlap_px=32) == "mpp0.25-px224-ov32"
 
 
-@pytest.mark.parametrize(("kw", "words"), [({"backend": "dask"}, "unknown backend 'dask'"),
-                                           ({"stain_norm": "vahadane"}, "stain normalisation"),
-                                           ({"encoder": "uni_v3"}, "unknown")])
+@pytest.mark.parametrize(("kw", "words"), [
+    ({"backend": "dask"}, "unknown backend 'dask'"),
+    ({"stain_norm": "vahadane"}, "stain normalisation"),
+    ({"encoder": "uni_v3"}, "unknown"),
+    ({"slide_backend": "tifslide"}, "unknown slide backend 'tifslide'; did you mean 'tiffslide'"),
+    ({"slide_workers": 0}, "The 'slide_workers' parameter of extract_pathology_features must be "
+                           "a positive integer"),
+    ({"slide_workers": 2, "device": "cuda"}, "must be 1 unless backend is 'local' and the device "
+                                             "is the CPU. Got 2 with backend 'local' on 'cuda'"),
+    ({"slide_workers": 2, "backend": "ray"}, "Got 2 with backend 'ray'"),
+])
 def test_unknown_options_are_usage_errors(cohort, tmp_path, kw, words):
     from hccfusion.pipeline.features_pathology import extract_pathology_features
 
@@ -261,6 +269,42 @@ def test_unknown_options_are_usage_errors(cohort, tmp_path, kw, words):
     args = {"out": tmp_path, "encoder": "hcc_stats", "data_root": folder, **kw}
     with pytest.raises(UsageError, match=words):
         extract_pathology_features(specimens, **args)
+
+
+def _same_bags(a, b) -> None:
+    """Two runs wrote the same slides with the same bytes, provenance and QC rows."""
+    from hccfusion.io.feature_store import read_bag
+
+    assert sorted(a.written) == sorted(b.written)
+    for slide_id in a.written:
+        x, y = read_bag(a.store_dir / f"{slide_id}.h5"), read_bag(b.store_dir / f"{slide_id}.h5")
+        assert x.features.tobytes() == y.features.tobytes(), slide_id
+        assert np.array_equal(x.coords, y.coords), slide_id
+        assert ({k: v for k, v in x.provenance.items() if k != "created_at"}
+                == {k: v for k, v in y.provenance.items() if k != "created_at"}), slide_id
+    pd.testing.assert_frame_equal(pd.read_parquet(a.qc_path).drop(columns="seconds"),
+                                  pd.read_parquet(b.qc_path).drop(columns="seconds"))
+
+
+def test_slide_workers_give_the_same_bags_failures_and_qc(cohort, first_run, tmp_path):
+    from hccfusion.io.feature_store import read_manifest
+
+    pooled = _run(cohort, tmp_path / "pooled", slide_workers=2)
+    assert sorted(pooled.written) == sorted(g[1] for g in GOOD)
+    assert dict(zip(pooled.failures["slide_id"], pooled.failures["kind"])) == BAD_KINDS
+    assert pooled.n_tiles == first_run.n_tiles > 0
+    _same_bags(first_run, pooled)
+    a, b = (read_manifest(r.store_dir).drop(columns="created_at") for r in (first_run, pooled))
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_the_tiffslide_reader_gives_the_same_bags(cohort, first_run, tmp_path):
+    pytest.importorskip("tiffslide")
+    folder, specimens = cohort
+    good = (folder, specimens[specimens["slide_id"].isin([g[1] for g in GOOD])])
+    run = _run(good, tmp_path / "tiffslide", slide_backend="tiffslide")
+    assert sorted(run.written) == sorted(g[1] for g in GOOD) and run.failures.empty
+    _same_bags(first_run, run)
 
 
 @pytest.mark.slow

@@ -13,9 +13,14 @@ def command(
     seed: int = typer.Option(0, "--seed", help="Random seed of the simulated study."),
     modalities: str = typer.Option("clinical,ct,wsi,omics", "--modalities",
                                    help="Comma-separated subset of clinical,ct,wsi,omics."),
+    workers: int = typer.Option(2, "--workers", min=1,
+                                help="Processes for features and validation splits."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show every split's steps."),
 ) -> None:
-    """Simulate a two-centre study, then validate, ingest, freeze, assess eligibility and
-    export de-identified data — and print where everything is."""
+    """Simulate a two-centre study, then validate, ingest, freeze, assess eligibility, derive
+    endpoints, extract imaging/pathology/omics features, train the multimodal model with
+    external and nested validation, evaluate it, write the report and the de-identified
+    export — and print where everything is."""
     import time
 
     from rich.console import Console
@@ -31,7 +36,7 @@ def command(
 
     result = run_demo(out=out, n_patients=patients, seed=seed,
                       modalities=tuple(m.strip() for m in modalities.split(",") if m.strip()),
-                      step=step)
+                      workers=workers, verbose=verbose, step=step)
     n = result.numbers
     table = Table(title=f"hccfusion demo — done in {time.perf_counter() - started:.0f} s")
     table.add_column("output")
@@ -41,10 +46,17 @@ def command(
               "cohort": "frozen analysis cohort (Parquet + cohort.json)",
               "eligibility": "eligibility + CONSORT flow (CSV, PNG, SVG)",
               "endpoints": "endpoints: responses, ORR, OS/PFS, agreement, CTCAE, scores",
+              "features": "feature store (radiomics, slide bags, pathway scores)",
+              "config": "study configuration (hccfusion train --config)",
+              "model": "training run: splits, predictions, one bundle per split",
+              "bundle": "final model bundle (hccfusion predict --bundle)",
+              "evaluation": "evaluation tables (C-index/AUC with CIs, attributions)",
+              "predictions": "final model's predictions for every patient",
               "report": "study report (open in a browser)",
               "ipd": "de-identified individual patient data", "key": "pseudonym key (keep secret)"}
     for name, label in labels.items():
-        table.add_row(label, str(result.paths[name]))
+        if result.paths.get(name) is not None:
+            table.add_row(label, str(result.paths[name]))
     console.print(table)
     oracle = n["oracle"]
     console.print(f"screened {n['screened']} patients, eligible {n['eligible']}; "
@@ -56,5 +68,10 @@ def command(
         console.print(f"mRECIST ORR {orr['pct']:.1f} % ({orr['ci'][0]:.1f}–{orr['ci'][1]:.1f}), "
                       f"median OS {e['medians']['os']['median_months']} months, median PFS "
                       f"{e['medians']['pfs_mrecist']['median_months']} months (eligible patients)")
+    for row in n.get("evaluation", {}).get("default_model_performance", []):
+        if row["cohort_label"].startswith(("external", "temporal")) and row["estimate"] == row["estimate"]:
+            console.print(f"multimodal model, {row['endpoint'].upper()} {row['cohort_label']}: "
+                          f"{row['metric']} {row['estimate']:.3f} "
+                          f"({row['ci_low']:.3f}–{row['ci_high']:.3f}), n = {row['n']}")
     console.print(f"[bold]outputs are in {result.out.resolve()}[/bold]")
     console.print(f"[bold]report: {result.paths['report'].resolve()}[/bold]")

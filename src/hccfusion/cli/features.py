@@ -43,6 +43,11 @@ def pathology(
                                         help="Level-0 µm/px for slides that do not record it."),
     batch_size: int = typer.Option(64, "--batch-size", help="Tiles per encoder call."),
     num_workers: int = typer.Option(2, "--workers", help="Tile reader processes (0: none)."),
+    slide_workers: int = typer.Option(1, "--slide-workers",
+                                      help="Processes extracting whole slides side by side, one "
+                                           "thread each (CPU; for many small slides)."),
+    slide_backend: str = typer.Option("auto", "--slide-backend",
+                                      help="Slide reader: auto, openslide or tiffslide."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
     backend: str = typer.Option("local", "--backend", help="local or ray."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address",
@@ -64,7 +69,8 @@ def pathology(
         expected_sha256=expected_sha256, target_mpp=target_mpp, tile_px=tile_px,
         min_tissue=min_tissue, stain_norm=stain_norm, stain_target=stain_target, mpp=mpp,
         batch_size=batch_size, num_workers=num_workers, device=device, backend=backend,
-        ray_address=ray_address, num_cpus=num_cpus, seed=seed, progress=not quiet)
+        ray_address=ray_address, num_cpus=num_cpus, seed=seed, progress=not quiet,
+        slide_workers=slide_workers, slide_backend=slide_backend)
     console = Console(highlight=False, width=120)
     console.print(f"[bold]{run.n_slides} slides[/bold]: {len(run.written)} extracted, "
                   f"{len(run.skipped)} already done, {len(run.failures)} failed; "
@@ -104,13 +110,16 @@ def imaging(
     crop_spacing_mm: float = typer.Option(2.0, "--crop-spacing-mm",
                                           help="Voxel size of the crops (mm)."),
     prefer: str = typer.Option("nifti", "--prefer", help="nifti or dicom, when an exam has both."),
+    exams: str = typer.Option("baseline+followup", "--exams",
+                              help="baseline (no delta-radiomics) or baseline+followup."),
     workers: int = typer.Option(2, "--workers", min=1, help="Exam reader processes."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Radiomics per lesion and phase of each patient's baseline and first follow-up exam,
-    patient aggregates, delta-radiomics, and a deep-embedding bag per patient (one instance per
-    lesion × phase). Exams already done are skipped (resume); an exam that fails is listed and
-    the others go on. Exit 1 only if every exam failed."""
+    """Radiomics per lesion and phase of each patient's baseline and first follow-up exam
+    (``--exams baseline``: baseline only), patient aggregates, delta-radiomics, and a
+    deep-embedding bag per patient (one instance per lesion × phase). Exams already done are
+    skipped (resume); an exam that fails is listed and the others go on. Exit 1 only if every
+    exam failed."""
     import sys
 
     from rich.console import Console
@@ -126,9 +135,10 @@ def imaging(
         radiomics=radiomics, phases=tuple(p.strip() for p in phases.split(",") if p.strip()),
         encoder=None if encoder.lower() == "none" else encoder,
         weights=None if weights is None else str(weights), expected_sha256=expected_sha256,
-        crop_mm=crop_mm, crop_spacing_mm=crop_spacing_mm, prefer=prefer)
+        crop_mm=crop_mm, crop_spacing_mm=crop_spacing_mm, prefer=prefer, exams=exams)
     console = Console(highlight=False, width=120, stderr=True)
-    total = len(select_exams(snapshot["exams"], snapshot["treatments"]))
+    total = len(select_exams(snapshot["exams"], snapshot["treatments"],
+                             include_followup=settings.include_followup))
     show = not quiet and sys.stderr.isatty()
     with Progress(console=console, disable=not show, transient=True) as progress:
         task = progress.add_task("exams", total=total)

@@ -28,6 +28,9 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("report", "hccfusion.cli.report"),
     ("demo", "hccfusion.cli.demo"),
     ("features", "hccfusion.cli.features"),
+    ("train", "hccfusion.cli.train"),
+    ("predict", "hccfusion.cli.predict"),
+    ("evaluate", "hccfusion.cli.evaluate"),
 ]
 
 

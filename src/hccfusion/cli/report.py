@@ -11,10 +11,14 @@ def command(
     cohort: Path = typer.Option(..., "--cohort", help="Frozen cohort snapshot folder."),
     endpoints: Path = typer.Option(..., "--endpoints", help="Folder written by `hccfusion endpoints`."),
     out: Path = typer.Option(..., "--out", help="Report folder to write."),
+    evaluation: Path | None = typer.Option(
+        None, "--evaluation",
+        help="Folder written by `hccfusion evaluate`; fills the model-performance section."),
 ) -> None:
     """Render the report: participants and flow, Table 1, response, survival, reader
-    agreement, adverse events — every number traceable to a CSV beside it."""
+    agreement, adverse events and, with --evaluation, model performance — every number
+    traceable to a CSV beside it."""
     from hccfusion.pipeline.report import build_report
 
-    result = build_report(cohort=cohort, endpoints=endpoints, out=out)
+    result = build_report(cohort=cohort, endpoints=endpoints, out=out, evaluation=evaluation)
     typer.echo(f"report: {result.path} ({result.n_tables} tables, {result.n_figures} figures)")

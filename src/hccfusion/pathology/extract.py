@@ -230,7 +230,11 @@ def _extract(path: Path, *, encoder: "TileEncoder", settings: TileSettings, mpp:
         # Reader processes pay off only when there is a chunk to read while another is encoded;
         # a needle biopsy often fits in one or two chunks, where a fork would be pure overhead.
         workers = min(settings.num_workers, len(dataset) - 1) if len(dataset) >= MIN_CHUNKS_FOR_WORKERS else 0
-        for chunk in iterate_chunks(dataset, num_workers=workers, pin_memory=pin):
+        # without workers the chunks are read through the slide already open here (the
+        # dataset would open the file a second time); the tiles are the same bytes
+        chunks = (iterate_chunks(dataset, num_workers=workers, pin_memory=pin) if workers
+                  else _chunks_in_process(slide, dataset))
+        for chunk in chunks:
             if isinstance(chunk, ChunkFailure):
                 raise SlideExtractionError(
                     f"slide {path.name}: reading tiles at level {grid.level} failed "
@@ -256,6 +260,25 @@ def _extract(path: Path, *, encoder: "TileEncoder", settings: TileSettings, mpp:
     return SlideFeatures(features=features, coords=np.asarray(grid.coords, dtype=np.int64),
                          provenance=provenance, qc=dict(qc),
                          seconds=time.perf_counter() - start)
+
+
+def _chunks_in_process(slide: Any, dataset: Any) -> Any:
+    """The chunks of ``dataset`` read in grid order through the open ``slide``; a read error
+    comes back as a ``ChunkFailure`` as from a ``DataLoader`` worker."""
+    from hccfusion.pathology.tile_dataset import ChunkFailure, TileChunk
+    from hccfusion.pathology.tiling import read_tiles
+
+    n, size = len(dataset.grid.coords), dataset.chunk_tiles
+    for start in range(0, n, size):
+        try:
+            tiles = read_tiles(slide, dataset.grid, np.arange(start, min(start + size, n)))
+            if dataset.normalizer is not None:
+                tiles = dataset.normalizer.transform(tiles)
+        except Exception as exc:  # noqa: BLE001 - reported like a reader process's failure
+            kind = getattr(exc, "kind", None) or "unreadable_tiles"
+            yield ChunkFailure(error_type=type(exc).__name__, kind=str(kind), message=str(exc))
+            return
+        yield TileChunk(start=start, tiles=np.ascontiguousarray(tiles, dtype=np.uint8))
 
 
 def _provenance(path: Path, *, slide: Any, grid: Any, encoder: "TileEncoder",

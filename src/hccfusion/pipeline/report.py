@@ -117,7 +117,8 @@ def _waterfall_data(shrinkage: pd.DataFrame, bor: pd.DataFrame, eligible: set[st
                                 "bor_unconfirmed": "best_response"})
 
 
-def build_report(*, cohort: Path, endpoints: Path, out: Path) -> ReportResult:
+def build_report(*, cohort: Path, endpoints: Path, out: Path,
+                 evaluation: Path | None = None) -> ReportResult:
     """Render the study report for a frozen cohort and its endpoint tables.
 
     Parameters
@@ -128,6 +129,11 @@ def build_report(*, cohort: Path, endpoints: Path, out: Path) -> ReportResult:
         Folder written by ``hccfusion endpoints``.
     out
         Report folder (created): ``report.html`` with ``tables/`` and ``figures/``.
+    evaluation
+        Optional folder written by ``hccfusion evaluate``; when given, the "Model performance"
+        section shows its tables and figures
+        (:func:`hccfusion.reporting.model_performance.model_performance_section`), otherwise a
+        note that no predictions are part of the report.
     """
     from hccfusion.evaluation.table_one import table_one
     from hccfusion.io.cohort import Cohort
@@ -137,6 +143,11 @@ def build_report(*, cohort: Path, endpoints: Path, out: Path) -> ReportResult:
 
     snapshot = Cohort.load(cohort)
     ep = _read_endpoints(Path(endpoints))
+    model_section = None
+    if evaluation is not None:  # read it first: a bad evaluation folder fails before drawing
+        from hccfusion.reporting.model_performance import model_performance_section
+
+        model_section = model_performance_section(Path(evaluation))
     per_patient, flow = ep["eligibility"], ep["consort_flow"]  # as the endpoints job assessed it
     eligible = per_patient[per_patient["eligible"]]
     ids = set(eligible["patient_id"])
@@ -206,12 +217,14 @@ def build_report(*, cohort: Path, endpoints: Path, out: Path) -> ReportResult:
         blocks=(TableBlock("Patients with any grade and grade ≥ 3, by procedure and term",
                            ae, "adverse_events"),)))
 
-    sections.append(Section(
-        id="model", title="Model performance",
-        tripod="discrimination, calibration, clinical utility, risk groups, comparison with "
-               "clinical scores",
-        note="No model predictions are part of this report yet: these sections are added "
-             "when predictions from a trained model bundle are supplied."))
+    if model_section is None:
+        model_section = Section(
+            id="model", title="Model performance",
+            tripod="discrimination, calibration, clinical utility, risk groups, comparison "
+                   "with clinical scores",
+            note="No model predictions are part of this report yet: these sections are added "
+                 "when predictions from a trained model bundle are supplied.")
+    sections.append(model_section)
 
     meta = {"cutoff": snapshot.cutoff.isoformat(), "n_patients": len(patients),
             "centres": sorted(patients["center"].dropna().unique()),
@@ -222,5 +235,6 @@ def build_report(*, cohort: Path, endpoints: Path, out: Path) -> ReportResult:
     n_figures = sum(1 for s in sections for b in s.blocks if isinstance(b, FigureBlock))
     (Path(out) / "report.json").write_text(json.dumps(
         {"cutoff": meta["cutoff"], "sections": [s.id for s in sections],
+         "evaluation": None if evaluation is None else str(evaluation),
          "tables": n_tables, "figures": n_figures}, indent=2), encoding="utf-8")
     return ReportResult(path=path, n_tables=n_tables, n_figures=n_figures)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 
@@ -24,6 +25,9 @@ class TableBlock:
     caption: str
     frame: pd.DataFrame
     name: str  # file stem under tables/
+    #: Optional display format per column (e.g. ``{"estimate": "{:.3f}"}``); the CSV keeps
+    #: full precision.
+    formats: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -35,22 +39,31 @@ class FigureBlock:
 
 
 @dataclass(frozen=True)
+class NoteBlock:
+    """A one-line note between blocks, e.g. why a part of a section is omitted."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Section:
     id: str
     title: str
     tripod: str
     text: str = ""
     note: str = ""
-    blocks: tuple[TableBlock | FigureBlock, ...] = field(default_factory=tuple)
+    blocks: tuple[TableBlock | FigureBlock | NoteBlock, ...] = field(default_factory=tuple)
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_")
 
 
-def _cell(value: object) -> dict[str, object]:
+def _cell(value: object, fmt: str | None = None) -> dict[str, object]:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return {"text": "", "num": False}
+    if fmt is not None and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return {"text": fmt.format(value), "num": True}
     if isinstance(value, (int,)) and not isinstance(value, bool):
         return {"text": f"{value:,}", "num": True}
     if isinstance(value, float):
@@ -78,10 +91,14 @@ def render_report(*, sections: list[Section], out: Path, title: str,
     for section in sections:
         blocks = []
         for block in section.blocks:
-            if isinstance(block, TableBlock):
+            if isinstance(block, NoteBlock):
+                blocks.append({"kind": "note", "text": block.text})
+            elif isinstance(block, TableBlock):
                 source = f"tables/{_slug(block.name)}.csv"
                 block.frame.to_csv(out / source, index=False)
-                rows = [[_cell(v) for v in rec] for rec in block.frame.itertuples(index=False)]
+                fmts = [block.formats.get(c) for c in block.frame.columns]
+                rows = [[_cell(v, f) for v, f in zip(rec, fmts)]
+                        for rec in block.frame.itertuples(index=False)]
                 blocks.append({"kind": "table", "caption": block.caption,
                                "columns": list(block.frame.columns), "rows": rows,
                                "source": source})

@@ -87,7 +87,10 @@ def treatments_table(truth: SimulatedLatent) -> pd.DataFrame:
                              start_date=o["non_protocol_date"], end_date=o["non_protocol_date"]))
         if pd.notna(o["progression_date"]) and rng.random() < 0.4:
             second = o["progression_date"] + int(rng.integers(7, 31)) * DAY
-            if second <= end:
+            # a non-protocol systemic therapy already recorded that day is the same treatment
+            already = (o["non_protocol_kind"] == "systemic_other"
+                       and pd.notna(o["non_protocol_date"]) and o["non_protocol_date"] == second)
+            if second <= end and not already:
                 rows.append(dict(patient_id=pid, kind="other_anticancer", agent="systemic_other",
                                  start_date=second, end_date=None))
     rows.extend(prior_treatment_rows(truth.latent))

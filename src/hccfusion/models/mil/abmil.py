@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hccfusion.models.mil.mean import MilPooler
+from hccfusion.models.mil.mean import MilPooler, segment_softmax
 
 __all__ = ["GatedAttentionMil"]
 
@@ -46,7 +46,8 @@ class GatedAttentionMil(MilPooler):
                                          nn.Dropout(dropout))
         self.attention_u = nn.Sequential(nn.Linear(hidden_dim, attention_dim), nn.Sigmoid(),
                                          nn.Dropout(dropout))
-        self.attention_w = nn.Linear(attention_dim, 1)
+        # no bias: softmax is invariant to a shift, so a bias here could never learn
+        self.attention_w = nn.Linear(attention_dim, 1, bias=False)
 
     def _pool(self, x: torch.Tensor, groups: torch.Tensor | None
               ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,3 +55,12 @@ class GatedAttentionMil(MilPooler):
         logits = self.attention_w(self.attention_v(h) * self.attention_u(h)).squeeze(-1)
         attention = torch.softmax(logits, dim=0)                         # [N]
         return attention @ h, attention
+
+    def _pool_flat(self, x: torch.Tensor, segment: torch.Tensor, n_bags: int
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.project(x)                                              # [ΣN, hidden]
+        logits = self.attention_w(self.attention_v(h) * self.attention_u(h)).squeeze(-1)
+        attention = segment_softmax(logits, segment, n_bags)             # [ΣN]
+        pooled = torch.zeros((n_bags, h.shape[1]), dtype=h.dtype, device=h.device) \
+            .index_add(0, segment, h * attention[:, None])
+        return pooled, attention

@@ -14,7 +14,7 @@ from torch import nn
 from hccfusion.errors import UsageError
 from hccfusion.models.mil import MilOutput
 
-__all__ = ["MilPooler", "MeanMil"]
+__all__ = ["MilPooler", "MeanMil", "segment_softmax"]
 
 
 class MilPooler(nn.Module):
@@ -72,6 +72,49 @@ class MilPooler(nn.Module):
             per_group = {int(g): share[int(g)] for g in torch.unique(groups).tolist()}
         return MilOutput(embedding=embedding, attention=attention, per_group=per_group)
 
+    @property
+    def has_flat_pool(self) -> bool:
+        """True when the pooler pools a batch of bags as one concatenated matrix (its result
+        does not depend on the slide groups)."""
+        return type(self)._pool_flat is not MilPooler._pool_flat
+
+    def pool_batch(self, bags: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Pool several non-empty bags at once: ``(embeddings [B, out_dim], attention list)``.
+
+        Equal to calling the pooler on each bag; poolers whose attention is computed per
+        instance (ABMIL, mean) override :meth:`_pool_flat` to run the whole batch as one
+        concatenated matrix, which is what makes training on many small biopsy bags fast.
+        """
+        if not bags:
+            raise UsageError("pool_batch needs at least one bag")
+        sizes = [int(b.shape[0]) for b in bags]
+        if min(sizes) < 1 or any(b.ndim != 2 or b.shape[1] != self.in_dim for b in bags):
+            raise UsageError(f"The bags passed to {type(self).__name__}.pool_batch must be "
+                             f"non-empty tensors of shape [N, {self.in_dim}].")
+        if not self.has_flat_pool:
+            outs = [self._pool(b, None) for b in bags]
+            return torch.stack([e for e, _ in outs]), [a for _, a in outs]
+        x = torch.cat(bags)
+        segment = torch.repeat_interleave(torch.arange(len(bags), device=x.device),
+                                          torch.as_tensor(sizes, device=x.device))
+        embedding, attention = self._pool_flat(x, segment, len(bags))
+        return embedding, list(torch.split(attention, sizes))
+
+    def _pool_flat(self, x: torch.Tensor, segment: torch.Tensor, n_bags: int
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Instances of many bags ``x [ΣN, in_dim]`` with their bag index ``segment`` →
+        ``(embeddings [n_bags, out_dim], attention [ΣN])`` (attention sums to 1 per bag)."""
+        raise NotImplementedError
+
+
+def segment_softmax(logits: torch.Tensor, segment: torch.Tensor, n_segments: int) -> torch.Tensor:
+    """Softmax of ``logits [T]`` within each segment (``segment [T]`` in ``0..n_segments-1``)."""
+    top = torch.full((n_segments,), float("-inf"), dtype=logits.dtype, device=logits.device)
+    top = top.scatter_reduce(0, segment, logits.detach(), reduce="amax", include_self=True)
+    e = torch.exp(logits - top[segment])
+    total = torch.zeros(n_segments, dtype=e.dtype, device=e.device).index_add(0, segment, e)
+    return e / total[segment]
+
 
 class MeanMil(MilPooler):
     """Mean pooling: ``z = mean_i ReLU(W x_i + b)``; attention is uniform ``1/N``.
@@ -97,3 +140,13 @@ class MeanMil(MilPooler):
         h = self.project(x)
         attention = torch.full((x.shape[0],), 1.0 / x.shape[0], dtype=h.dtype, device=h.device)
         return h.mean(dim=0), attention
+
+    def _pool_flat(self, x: torch.Tensor, segment: torch.Tensor, n_bags: int
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.project(x)
+        count = torch.zeros(n_bags, dtype=h.dtype, device=h.device) \
+            .index_add(0, segment, torch.ones_like(segment, dtype=h.dtype))
+        attention = 1.0 / count[segment]
+        pooled = torch.zeros((n_bags, h.shape[1]), dtype=h.dtype, device=h.device) \
+            .index_add(0, segment, h * attention[:, None])
+        return pooled, attention

@@ -1,0 +1,666 @@
+"""Model comparison tables: discrimination per model, paired differences against a reference
+model, and discrimination per modality-availability pattern (domain.md §7.3).
+
+Inputs
+------
+``predictions`` is the long table written as ``predictions.parquet``: one row per
+``model, split_id, cohort_label, endpoint, patient_id`` with ``risk``. For ``os`` / ``pfs`` the
+risk is higher = worse; for ``orr`` the ``risk`` column holds **P(response)** (higher = more
+likely to respond), so the ROC AUC is computed with responders as cases and ``risk`` as score.
+Rows with a missing risk (e.g. a clinical score that could not be computed) are excluded and
+counted in ``note``. Predictions of one cohort label are pooled over its splits (e.g. the outer
+folds of internal cross-validation); a patient may therefore appear only once per
+``model, endpoint, cohort_label`` — give overlapping evaluation sets distinct cohort labels.
+
+``outcomes`` holds ``patient_id, os_time, os_event, pfs_time, pfs_event, orr`` (days, bool,
+1/0/NaN). A patient with a missing outcome for an endpoint is not evaluable for it and is left out.
+
+Statistics
+----------
+* ``harrell_c`` (os, pfs): Harrell's C (Harrell et al., JAMA 1982) by
+  :func:`hccfusion.evaluation.concordance.harrell_c`. Its bootstrap replicates come from one
+  matrix product per model over the resample multiplicities (``_bootstrap_harrell_pairs``,
+  O(B·n²), pinned by a test to
+  :func:`~hccfusion.evaluation.concordance.bootstrap_harrell_c`, which takes over above
+  1,500 patients). 20 models × 3 endpoints × 3 cohorts × 1,000 resamples on 150 patients take
+  about 1 s of CPU per table.
+* ``roc_auc`` (orr): the Mann–Whitney AUC (ties ½) of
+  :func:`hccfusion.evaluation.binary.roc_auc`; its bootstrap replicates are computed for all
+  resamples at once from the resample multiplicities (O(B·n) per model, see ``_bootstrap_auc``).
+* Intervals: patient-level percentile bootstrap (Efron & Tibshirani 1993, ch. 13). For a set of
+  n patients (sorted by ``patient_id``) resample b draws
+  ``numpy.random.default_rng(seed).integers(0, n, size=(n_resamples, n))[b]``, the draws of
+  :func:`~hccfusion.evaluation.concordance.bootstrap_harrell_c` and of
+  :func:`~hccfusion.evaluation.bootstrap.resample_patients`; every model evaluated on the same
+  patient set therefore sees the *same* resamples. Resamples where the statistic is undefined
+  (no comparable pair, one class) are excluded and counted in ``note``.
+* Paired differences: Δ = metric(model) − metric(comparator) on the patients both models
+  predicted, with the same resamples for both (paired bootstrap); the interval is the percentile
+  interval of Δ*; the two-sided p-value is
+  ``min(1, 2 · min((1 + #{Δ* ≤ 0}) / (B + 1), (1 + #{Δ* ≥ 0}) / (B + 1)))`` over the B defined
+  resamples — the bootstrap achieved significance level of Efron & Tibshirani (1993, §16.4),
+  with the Monte-Carlo "+1" of Davison & Hinkley (1997, §4.2.1) so that p is never reported as 0
+  (its smallest value is 2 / (B + 1)).
+* Too little information: a set with fewer than ``min_events`` events (os/pfs), or with fewer than
+  ``min_events`` patients in the smaller class (orr; one class included), gives a row with NaN
+  metric and an explanatory ``note`` instead of an error.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hccfusion.errors import DataError, UsageError, unknown_option
+
+__all__ = ["PERFORMANCE_COLUMNS", "PAIRED_COLUMNS", "AVAILABILITY_COLUMNS",
+           "performance_table", "paired_difference_table", "availability_pattern_table"]
+
+#: Columns of :func:`performance_table`.
+PERFORMANCE_COLUMNS = ("model", "endpoint", "cohort_label", "n", "n_events", "metric",
+                       "estimate", "ci_low", "ci_high", "note")
+#: Columns of :func:`paired_difference_table`.
+PAIRED_COLUMNS = ("model", "comparator", "endpoint", "cohort_label", "n", "metric", "estimate",
+                  "comparator_estimate", "delta", "ci_low", "ci_high", "p_value", "note")
+#: Columns of :func:`availability_pattern_table`.
+AVAILABILITY_COLUMNS = ("model", "endpoint", "cohort_label", "pattern", "n", "n_events",
+                        "metric", "estimate", "ci_low", "ci_high", "note")
+
+_ENDPOINTS = ("os", "pfs", "orr")
+_METRIC = {"os": "harrell_c", "pfs": "harrell_c", "orr": "roc_auc"}
+_PREDICTION_COLUMNS = ("model", "split_id", "cohort_label", "endpoint", "patient_id", "risk")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_options(n_resamples: Any, seed: Any, confidence: Any, min_events: Any,
+                   where: str) -> None:
+    def is_int(v: Any) -> bool:
+        return not isinstance(v, bool) and isinstance(v, (int, np.integer))
+
+    if not is_int(n_resamples) or n_resamples < 1:
+        raise UsageError(f"The 'n_resamples' parameter of {where} must be an int >= 1. "
+                         f"Got {n_resamples!r} instead.")
+    if not is_int(seed):
+        raise UsageError(f"The 'seed' parameter of {where} must be an int (runs record their "
+                         f"seed). Got {seed!r} instead.")
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.floating)) \
+            or not 0.0 < float(confidence) < 1.0:
+        raise UsageError(f"The 'confidence' parameter of {where} must be a float in (0, 1). "
+                         f"Got {confidence!r} instead.")
+    if not is_int(min_events) or min_events < 1:
+        raise UsageError(f"The 'min_events' parameter of {where} must be an int >= 1. "
+                         f"Got {min_events!r} instead.")
+
+
+def _require(frame: Any, name: str, columns: Sequence[str], where: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise UsageError(f"The '{name}' parameter of {where} must be a pandas DataFrame. "
+                         f"Got {type(frame).__name__} instead.")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"{where}: the '{name}' table lacks column(s) {', '.join(missing)}; "
+                        f"expected {', '.join(columns)}.")
+
+
+def _check_predictions(predictions: Any, where: str) -> pd.DataFrame:
+    _require(predictions, "predictions", _PREDICTION_COLUMNS, where)
+    p = predictions.loc[:, list(_PREDICTION_COLUMNS)].copy()
+    if p.empty:
+        raise DataError(f"{where}: the 'predictions' table is empty.")
+    for col in ("model", "cohort_label", "endpoint", "patient_id"):
+        if p[col].isna().any():
+            i = int(np.flatnonzero(p[col].isna().to_numpy())[0])
+            raise DataError(f"{where}: 'predictions' has a missing {col} in row {i}; every "
+                            "prediction needs a model, cohort_label, endpoint and patient_id.")
+    p["patient_id"] = p["patient_id"].astype(str)
+    p["model"] = p["model"].astype(str)
+    p["cohort_label"] = p["cohort_label"].astype(str)
+    p["endpoint"] = p["endpoint"].astype(str)
+    bad = ~p["endpoint"].isin(_ENDPOINTS)
+    if bad.any():
+        raise DataError(f"{where}: 'predictions' has endpoint {p['endpoint'][bad].iloc[0]!r}; "
+                        f"expected one of {', '.join(_ENDPOINTS)}.")
+    try:
+        p["risk"] = pd.to_numeric(p["risk"], errors="raise").astype(float)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{where}: the 'risk' column of 'predictions' must be numeric "
+                        f"({err}).") from err
+    inf = np.isinf(p["risk"].to_numpy())
+    if inf.any():
+        row = p[inf].iloc[0]
+        raise DataError(f"{where}: model {row['model']} has an infinite risk for patient "
+                        f"{row['patient_id']} ({row['endpoint']}); risks must be finite "
+                        "(NaN = no prediction).")
+    dup = p.duplicated(["model", "endpoint", "cohort_label", "patient_id"], keep=False)
+    if dup.any():
+        row = p[dup].iloc[0]
+        splits = p[dup & (p["model"] == row["model"]) & (p["endpoint"] == row["endpoint"])
+                   & (p["cohort_label"] == row["cohort_label"])
+                   & (p["patient_id"] == row["patient_id"])]["split_id"].tolist()
+        raise DataError(f"{where}: patient {row['patient_id']} has {len(splits)} predictions of "
+                        f"model {row['model']} for {row['endpoint']} in cohort "
+                        f"'{row['cohort_label']}' (split_id {splits}); a patient may be "
+                        "evaluated once per cohort label. Give the overlapping evaluation sets "
+                        "distinct cohort labels (e.g. by development centre).")
+    return p
+
+
+def _check_outcomes(outcomes: Any, predictions: pd.DataFrame, where: str) -> pd.DataFrame:
+    needed = ["patient_id"]
+    present = set(predictions["endpoint"])
+    for ep in _ENDPOINTS:
+        if ep in present:
+            needed += [f"{ep}_time", f"{ep}_event"] if ep != "orr" else ["orr"]
+    _require(outcomes, "outcomes", needed, where)
+    o = outcomes.loc[:, needed].copy()
+    if o["patient_id"].isna().any():
+        raise DataError(f"{where}: 'outcomes' has rows without a patient_id.")
+    o["patient_id"] = o["patient_id"].astype(str)
+    dup = o["patient_id"].duplicated()
+    if dup.any():
+        raise DataError(f"{where}: patient {o['patient_id'][dup].iloc[0]} appears twice in "
+                        "'outcomes'; give one row per patient.")
+    o = o.set_index("patient_id")
+    unknown = pd.Index(pd.unique(predictions["patient_id"])).difference(o.index)
+    if len(unknown):
+        raise DataError(f"{where}: {len(unknown)} predicted patient(s) have no row in "
+                        f"'outcomes', e.g. {', '.join(map(str, unknown[:3]))}. Pass the outcomes "
+                        "of every evaluated patient.")
+    return o
+
+
+def _endpoint_outcome(o: pd.DataFrame, endpoint: str, where: str) -> pd.DataFrame:
+    """Evaluable patients of one endpoint: columns ``time, event`` or ``y`` (float 0/1)."""
+    if endpoint == "orr":
+        y = pd.to_numeric(o["orr"], errors="coerce").where(o["orr"].notna())
+        bad = o["orr"].notna() & ~y.isin([0.0, 1.0])
+        if bad.any():
+            pid = bad[bad].index[0]
+            raise DataError(f"{where}: patient {pid} has orr = {o.loc[pid, 'orr']!r}; expected "
+                            "1 (response), 0 (none) or missing (not evaluable).")
+        return pd.DataFrame({"y": y[y.notna()].astype(float)})
+    t = pd.to_numeric(o[f"{endpoint}_time"], errors="coerce")
+    ev_raw = o[f"{endpoint}_event"]
+    keep = t.notna() & ev_raw.notna()
+    t = t[keep].astype(float)
+    ev = ev_raw[keep].astype(float)
+    bad = ~ev.isin([0.0, 1.0])
+    if bad.any():
+        pid = bad[bad].index[0]
+        raise DataError(f"{where}: patient {pid} has {endpoint}_event = {ev_raw[pid]!r}; "
+                        "expected True/False (or 1/0).")
+    bad = (t < 0) | ~np.isfinite(t)
+    if bad.any():
+        pid = bad[bad].index[0]
+        raise DataError(f"{where}: patient {pid} has {endpoint}_time = {t[pid]!r}; expected "
+                        "days >= 0.")
+    return pd.DataFrame({"time": t, "event": ev.astype(bool)})
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True)
+class _SetScore:
+    """All models of one patient set: estimates (k,), replicates (B, k), counts and note."""
+
+    n: int
+    n_events: int
+    estimate: np.ndarray
+    replicates: np.ndarray | None
+    note: str
+
+
+def _draws(n: int, n_resamples: int, seed: int) -> np.ndarray:
+    # the draws of bootstrap_harrell_c / resample_patients (unstratified)
+    return np.random.default_rng(int(seed)).integers(0, n, size=(n_resamples, n))
+
+
+def _bootstrap_auc(y: np.ndarray, scores: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Mann–Whitney AUC of every column of ``scores`` on every resample, shape (B, k).
+
+    A resample is a multiset of patients; with multiplicities w_i,
+    AUC = Σ_{i case, j control} w_i w_j (1[s_i > s_j] + ½ 1[s_i = s_j]) / (W_case · W_control).
+    Sorting the scores once and summing the control weights per tie group turns the double sum
+    into cumulative sums over groups, O(B · n) per model. NaN where a resample has one class.
+    """
+    b = idx.shape[0]
+    w = _multiplicities(idx)
+    wp = w * y
+    wn = w - wp
+    den = wp.sum(axis=1) * wn.sum(axis=1)
+    out = np.empty((b, scores.shape[1]))
+    for j in range(scores.shape[1]):
+        order = np.argsort(scores[:, j], kind="stable")
+        s = scores[order, j]
+        starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+        gn = np.add.reduceat(wn[:, order], starts, axis=1)
+        gp = np.add.reduceat(wp[:, order], starts, axis=1)
+        below = np.cumsum(gn, axis=1) - gn
+        num = (gp * (below + 0.5 * gn)).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[:, j] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return out
+
+
+def _score_set(endpoint: str, outcome: pd.DataFrame, risk: np.ndarray, *, n_resamples: int,
+               seed: int, min_events: int) -> _SetScore:
+    """Estimates and bootstrap replicates of every column of ``risk`` (n, k) on one set."""
+    n, k = risk.shape
+    nan = np.full(k, np.nan)
+    if endpoint == "orr":
+        y = outcome["y"].to_numpy() > 0.5
+        n_pos = int(y.sum())
+        smallest = min(n_pos, n - n_pos)
+        if smallest == 0:
+            return _SetScore(n, n_pos, nan, None, f"one class only ({n_pos} responders of {n}); "
+                                                  "AUC undefined")
+        if smallest < min_events:
+            return _SetScore(n, n_pos, nan, None, f"only {smallest} patients in the smaller "
+                                                  f"class (< {min_events}); not estimated")
+        from hccfusion.evaluation.binary import roc_auc
+
+        est = np.array([roc_auc(y_true=y, score=risk[:, j]).auc for j in range(k)])
+        reps = _bootstrap_auc(y, risk, _draws(n, n_resamples, seed))
+        return _SetScore(n, n_pos, est, reps, "")
+    t = outcome["time"].to_numpy()
+    e = outcome["event"].to_numpy()
+    n_ev = int(e.sum())
+    if n_ev < min_events:
+        return _SetScore(n, n_ev, nan, None, f"only {n_ev} events (< {min_events}); not "
+                                             "estimated")
+    from hccfusion.evaluation.concordance import bootstrap_harrell_c, harrell_c
+
+    try:
+        if n > _PAIRWISE_MAX_N:
+            res = bootstrap_harrell_c(time=t, event=e, risk=risk, n_resamples=n_resamples,
+                                      seed=seed)
+            return _SetScore(n, n_ev, np.asarray(res.estimate, dtype=float), res.replicates, "")
+        est = np.array([harrell_c(time=t, event=e, risk=risk[:, j]).c for j in range(k)])
+    except DataError as err:
+        return _SetScore(n, n_ev, nan, None, f"C undefined: {err}")
+    reps = _bootstrap_harrell_pairs(t, e, risk, _draws(n, n_resamples, seed))
+    return _SetScore(n, n_ev, est, reps, "")
+
+
+#: Above this many patients the O(B·n²) pairwise bootstrap of C gives way to the
+#: O(B·n log n) ``bootstrap_harrell_c`` (memory n² per model).
+_PAIRWISE_MAX_N = 1500
+
+
+def _multiplicities(idx: np.ndarray) -> np.ndarray:
+    """How often each patient is drawn in each resample, shape (B, n), float."""
+    b, n = idx.shape
+    return np.bincount((idx + (np.arange(b) * n)[:, None]).ravel(),
+                       minlength=b * n).reshape(b, n).astype(float)
+
+
+def _bootstrap_harrell_pairs(t: np.ndarray, e: np.ndarray, risk: np.ndarray,
+                             idx: np.ndarray, tied_tol: float = 1e-8) -> np.ndarray:
+    """Harrell's C of every column of ``risk`` on every resample, shape (B, k).
+
+    Same pairs and ties as :func:`hccfusion.evaluation.concordance.harrell_c` (a test pins the
+    two): with M_ij = 1 when (i, j) is comparable (i's event is first) and
+    A_ij = M_ij (1[r_i − r_j > tol] + ½ 1[|r_i − r_j| ≤ tol]), a resample with multiplicities w
+    has C = wᵀ A w / wᵀ M w — copies of one patient are never comparable (M_ii = 0). For the
+    ~150-patient cohorts here one matrix product per model (B × n × n) is faster than
+    the O(B·n log n) counting of ``bootstrap_harrell_c``.
+    """
+    w = _multiplicities(idx)
+    earlier = t[:, None] < t[None, :]
+    same_day = (t[:, None] == t[None, :]) & ~e[None, :]
+    comp = (e[:, None] & (earlier | same_day)).astype(float)
+    den = ((w @ comp) * w).sum(axis=1)
+    out = np.empty((idx.shape[0], risk.shape[1]))
+    for j in range(risk.shape[1]):
+        d = risk[:, j][:, None] - risk[:, j][None, :]
+        score = comp * ((d > tied_tol) + 0.5 * (np.abs(d) <= tied_tol))
+        num = ((w @ score) * w).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[:, j] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return out
+
+
+def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return float("nan"), float("nan")
+    alpha = 1.0 - confidence
+    lo, hi = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(x for x in notes if x)
+
+
+def _undefined_note(values: np.ndarray) -> str:
+    bad = int((~np.isfinite(values)).sum())
+    return (f"{bad} of {values.shape[0]} resamples undefined, excluded from the interval"
+            if bad else "")
+
+
+# --------------------------------------------------------------------------- grouping
+
+
+def _ordered(values: pd.Series, first: Sequence[str] = ()) -> list[str]:
+    seen = list(pd.unique(values))
+    return [v for v in first if v in seen] + [v for v in seen if v not in first]
+
+
+def _groups(p: pd.DataFrame, keys: list[str]) -> list[tuple[tuple[str, ...], pd.DataFrame]]:
+    """Groups of ``p`` in a stable order (endpoint os, pfs, orr; others by first appearance)."""
+    orders = {k: (_ordered(p[k], _ENDPOINTS) if k == "endpoint" else _ordered(p[k]))
+              for k in keys}
+    found = {key if isinstance(key, tuple) else (key,): g
+             for key, g in p.groupby(keys, sort=False)}
+    out = []
+    for key in sorted(found, key=lambda kk: tuple(orders[k].index(v) for k, v in zip(keys, kk))):
+        out.append((key, found[key]))
+    return out
+
+
+def _risk_matrix(group: pd.DataFrame, outcome: pd.DataFrame, models: list[str]
+                 ) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Patients (sorted) × models of usable risks, and per model the number of evaluable
+    patients whose risk is missing."""
+    sub = group[group["patient_id"].isin(outcome.index)]
+    no_risk = sub[sub["risk"].isna()].groupby("model").size().to_dict()
+    wide = sub.dropna(subset=["risk"]).pivot(index="patient_id", columns="model", values="risk")
+    wide = wide.reindex(columns=[m for m in models if m in wide.columns]).sort_index()
+    return wide, {str(m): int(c) for m, c in no_risk.items()}
+
+
+def _mask_sets(wide: pd.DataFrame, models: list[str]) -> list[tuple[np.ndarray, list[str]]]:
+    """Models sharing the same set of patients with a risk: [(patient mask, models)]."""
+    sets: dict[bytes, tuple[np.ndarray, list[str]]] = {}
+    for m in models:
+        mask = wide[m].notna().to_numpy()
+        sets.setdefault(mask.tobytes(), (mask, []))[1].append(m)
+    return list(sets.values())
+
+
+def _performance_rows(p: pd.DataFrame, o: pd.DataFrame, keys: list[str], *, n_resamples: int,
+                      seed: int, confidence: float, min_events: int, where: str
+                      ) -> list[dict[str, Any]]:
+    model_order = _ordered(p["model"])
+    rows: list[dict[str, Any]] = []
+    outcome_cache: dict[str, pd.DataFrame] = {}
+    for key, group in _groups(p, keys):
+        endpoint = key[keys.index("endpoint")]
+        if endpoint not in outcome_cache:
+            outcome_cache[endpoint] = _endpoint_outcome(o, endpoint, where)
+        outcome = outcome_cache[endpoint]
+        in_group = set(group["model"])
+        models = [m for m in model_order if m in in_group]
+        wide, no_risk = _risk_matrix(group, outcome, models)
+        base = dict(zip(keys, key))
+        base["metric"] = _METRIC[endpoint]
+        scored: dict[str, dict[str, Any]] = {}
+        present = [m for m in models if m in wide.columns]
+        for mask, ms in _mask_sets(wide, present):
+            if not mask.any():
+                continue
+            res = _score_set(endpoint, outcome.loc[wide.index[mask]],
+                             wide.loc[mask, ms].to_numpy(), n_resamples=n_resamples, seed=seed,
+                             min_events=min_events)
+            for j, m in enumerate(ms):
+                lo = hi = float("nan")
+                note = res.note
+                if res.replicates is not None:
+                    lo, hi = _interval(res.replicates[:, j], confidence)
+                    note = _join(note, _undefined_note(res.replicates[:, j]))
+                scored[m] = {"n": res.n, "n_events": res.n_events,
+                             "estimate": float(res.estimate[j]), "ci_low": lo, "ci_high": hi,
+                             "note": note}
+        for m in models:
+            row = scored.get(m, {"n": 0, "n_events": 0, "estimate": float("nan"),
+                                 "ci_low": float("nan"), "ci_high": float("nan"),
+                                 "note": "no patient with a prediction and an evaluable "
+                                         "outcome"})
+            if no_risk.get(m):
+                row["note"] = _join(row["note"], f"{no_risk[m]} evaluable patient(s) without a "
+                                                 "prediction excluded")
+            rows.append({"model": m, **base, **row})
+    return rows
+
+
+def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    out = pd.DataFrame(rows, columns=list(columns))
+    for col in ("n", "n_events"):
+        if col in out.columns:
+            out[col] = out[col].astype("int64")
+    for col in ("estimate", "comparator_estimate", "delta", "ci_low", "ci_high", "p_value"):
+        if col in out.columns:
+            out[col] = out[col].astype(float)
+    out["note"] = out["note"].fillna("").astype(str)
+    return out
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def performance_table(predictions: pd.DataFrame, outcomes: pd.DataFrame, *,
+                      n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95,
+                      min_events: int = 10) -> pd.DataFrame:
+    """Discrimination of every model per endpoint and cohort, with bootstrap intervals.
+
+    Parameters
+    ----------
+    predictions
+        Long table ``model, split_id, cohort_label, endpoint (os|pfs|orr), patient_id, risk``
+        (for orr, ``risk`` = P(response)); extra columns are ignored.
+    outcomes
+        ``patient_id, os_time, os_event, pfs_time, pfs_event, orr`` (only the columns of the
+        endpoints present in ``predictions`` are needed).
+    n_resamples
+        Patient bootstrap resamples B.
+    seed
+        Seed of the resamples (see the module docstring for the exact draws).
+    confidence
+        Coverage of the percentile intervals.
+    min_events
+        Fewest events (os/pfs) or patients of the smaller class (orr) to estimate the metric.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model × endpoint × cohort_label: ``model, endpoint, cohort_label, n``
+        (patients with a risk and an evaluable outcome), ``n_events`` (events; responders for
+        orr), ``metric`` (``"harrell_c"`` | ``"roc_auc"``), ``estimate, ci_low, ci_high, note``
+        (``""`` when nothing to report).
+
+    Raises
+    ------
+    UsageError
+        Bad options.
+    DataError
+        Missing columns, unknown endpoint, a patient predicted twice for one model, endpoint and
+        cohort label, a predicted patient without outcomes, invalid outcome values.
+    """
+    where = "performance_table"
+    _check_options(n_resamples, seed, confidence, min_events, where)
+    p = _check_predictions(predictions, where)
+    o = _check_outcomes(outcomes, p, where)
+    rows = _performance_rows(p, o, ["endpoint", "cohort_label"], n_resamples=int(n_resamples),
+                             seed=int(seed), confidence=float(confidence),
+                             min_events=int(min_events), where=where)
+    return _frame(rows, PERFORMANCE_COLUMNS)
+
+
+def availability_pattern_table(predictions: pd.DataFrame, outcomes: pd.DataFrame,
+                               availability: pd.DataFrame, *, n_resamples: int = 1000,
+                               seed: int = 0, confidence: float = 0.95,
+                               min_events: int = 10) -> pd.DataFrame:
+    """Discrimination of every model within each modality-availability pattern.
+
+    Parameters
+    ----------
+    predictions, outcomes
+        As :func:`performance_table`.
+    availability
+        ``patient_id, pattern`` — one pattern per patient, e.g.
+        ``"clinical+radiomics+pathology"``; every predicted patient needs one.
+    n_resamples, seed, confidence, min_events
+        As :func:`performance_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model × endpoint × cohort_label × pattern: ``model, endpoint,
+        cohort_label, pattern, n, n_events, metric, estimate, ci_low, ci_high, note``.
+    """
+    where = "availability_pattern_table"
+    _check_options(n_resamples, seed, confidence, min_events, where)
+    p = _check_predictions(predictions, where)
+    o = _check_outcomes(outcomes, p, where)
+    _require(availability, "availability", ("patient_id", "pattern"), where)
+    a = availability.loc[:, ["patient_id", "pattern"]].copy()
+    if a["patient_id"].isna().any() or a["pattern"].isna().any():
+        raise DataError(f"{where}: 'availability' has rows with a missing patient_id or "
+                        "pattern.")
+    a["patient_id"] = a["patient_id"].astype(str)
+    a["pattern"] = a["pattern"].astype(str)
+    a = a.drop_duplicates()
+    dup = a["patient_id"].duplicated()
+    if dup.any():
+        pid = a["patient_id"][dup].iloc[0]
+        pats = a.loc[a["patient_id"] == pid, "pattern"].tolist()
+        raise DataError(f"{where}: patient {pid} has several availability patterns {pats}; "
+                        "give one pattern per patient.")
+    pattern = a.set_index("patient_id")["pattern"]
+    unknown = pd.Index(pd.unique(p["patient_id"])).difference(pattern.index)
+    if len(unknown):
+        raise DataError(f"{where}: {len(unknown)} predicted patient(s) have no availability "
+                        f"pattern, e.g. {', '.join(map(str, unknown[:3]))}.")
+    p["pattern"] = pattern.reindex(p["patient_id"]).to_numpy()
+    rows = _performance_rows(p, o, ["endpoint", "cohort_label", "pattern"],
+                             n_resamples=int(n_resamples), seed=int(seed),
+                             confidence=float(confidence), min_events=int(min_events),
+                             where=where)
+    return _frame(rows, AVAILABILITY_COLUMNS)
+
+
+def _p_value(delta: np.ndarray) -> float:
+    d = delta[np.isfinite(delta)]
+    if d.size == 0:
+        return float("nan")
+    below = (1 + int((d <= 0).sum())) / (d.size + 1)
+    above = (1 + int((d >= 0).sum())) / (d.size + 1)
+    return float(min(1.0, 2 * min(below, above)))
+
+
+def paired_difference_table(predictions: pd.DataFrame, outcomes: pd.DataFrame, *,
+                            reference: str | Sequence[str],
+                            comparators: Sequence[str] | None = None, n_resamples: int = 1000,
+                            seed: int = 0, confidence: float = 0.95,
+                            min_events: int = 10) -> pd.DataFrame:
+    """Δ metric (reference model − comparator) with paired patient-bootstrap CI and p-value.
+
+    For each endpoint and cohort label, both models are scored on the patients they both
+    predicted (with an evaluable outcome), on the same resamples; see the module docstring for
+    the interval and the p-value.
+
+    Parameters
+    ----------
+    predictions, outcomes
+        As :func:`performance_table`.
+    reference
+        The model (or models) whose advantage is measured, e.g. the default fusion model.
+    comparators
+        Models to compare against (default: every other model).
+    n_resamples, seed, confidence, min_events
+        As :func:`performance_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per reference × comparator × endpoint × cohort_label (where both have
+        predictions): ``model`` (the reference), ``comparator, endpoint, cohort_label, n``
+        (shared patients), ``metric, estimate`` (reference's metric on the shared patients),
+        ``comparator_estimate, delta`` (estimate − comparator_estimate), ``ci_low, ci_high``
+        (percentile interval of Δ), ``p_value`` (two-sided), ``note``.
+    """
+    where = "paired_difference_table"
+    _check_options(n_resamples, seed, confidence, min_events, where)
+    p = _check_predictions(predictions, where)
+    o = _check_outcomes(outcomes, p, where)
+    model_order = _ordered(p["model"])
+    refs = [reference] if isinstance(reference, str) else list(reference)
+    if not refs or not all(isinstance(r, str) for r in refs):
+        raise UsageError(f"The 'reference' parameter of {where} must be a model name or a "
+                         f"sequence of model names. Got {reference!r} instead.")
+    for r in refs:
+        if r not in model_order:
+            raise unknown_option("reference model", r, tuple(model_order))
+    if comparators is None:
+        comps_all = list(model_order)
+    else:
+        if isinstance(comparators, str):
+            raise UsageError(f"The 'comparators' parameter of {where} must be a sequence of "
+                             f"model names. Got the string {comparators!r} instead.")
+        comps_all = list(comparators)
+        for c in comps_all:
+            if c not in model_order:
+                raise unknown_option("comparator model", str(c), tuple(model_order))
+    rows: list[dict[str, Any]] = []
+    outcome_cache: dict[str, pd.DataFrame] = {}
+    for (endpoint, cohort), group in _groups(p, ["endpoint", "cohort_label"]):
+        if endpoint not in outcome_cache:
+            outcome_cache[endpoint] = _endpoint_outcome(o, endpoint, where)
+        outcome = outcome_cache[endpoint]
+        in_group = set(group["model"])
+        models = [m for m in model_order if m in in_group]
+        wide, _ = _risk_matrix(group, outcome, models)
+        for ref in refs:
+            comps = [c for c in comps_all if c != ref and c in models]
+            if ref not in models or not comps:
+                continue
+            if ref not in wide.columns:
+                ref_ok = np.zeros(len(wide), dtype=bool)
+            else:
+                ref_ok = wide[ref].notna().to_numpy()
+            sets: dict[bytes, tuple[np.ndarray, list[str]]] = {}
+            for c in comps:
+                c_ok = wide[c].notna().to_numpy() if c in wide.columns else \
+                    np.zeros(len(wide), dtype=bool)
+                mask = ref_ok & c_ok
+                sets.setdefault(mask.tobytes(), (mask, []))[1].append(c)
+            for mask, cs in sets.values():
+                nanrow = {"estimate": float("nan"), "comparator_estimate": float("nan"),
+                          "delta": float("nan"), "ci_low": float("nan"),
+                          "ci_high": float("nan"), "p_value": float("nan")}
+                if not mask.any():
+                    for c in cs:
+                        rows.append({"model": ref, "comparator": c, "endpoint": endpoint,
+                                     "cohort_label": cohort, "n": 0,
+                                     "metric": _METRIC[endpoint], **nanrow,
+                                     "note": "no shared patient with an evaluable outcome"})
+                    continue
+                res = _score_set(endpoint, outcome.loc[wide.index[mask]],
+                                 wide.loc[mask, [ref, *cs]].to_numpy(),
+                                 n_resamples=int(n_resamples), seed=int(seed),
+                                 min_events=int(min_events))
+                for j, c in enumerate(cs, start=1):
+                    row = {"model": ref, "comparator": c, "endpoint": endpoint,
+                           "cohort_label": cohort, "n": res.n, "metric": _METRIC[endpoint],
+                           **nanrow, "note": res.note}
+                    if res.replicates is not None:
+                        delta = res.replicates[:, 0] - res.replicates[:, j]
+                        lo, hi = _interval(delta, float(confidence))
+                        row.update(estimate=float(res.estimate[0]),
+                                   comparator_estimate=float(res.estimate[j]),
+                                   delta=float(res.estimate[0] - res.estimate[j]),
+                                   ci_low=lo, ci_high=hi, p_value=_p_value(delta),
+                                   note=_join(res.note, _undefined_note(delta)))
+                    rows.append(row)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # empty-frame dtype inference
+        return _frame(rows, PAIRED_COLUMNS)

@@ -1,0 +1,195 @@
+"""The study configuration of ``hccfusion train`` (``study.yaml``), strict pydantic models.
+
+Unknown keys are rejected with the key's name (STAMP's ``extra="forbid"``), names of fusions,
+heads and schemes are checked against their registries with a did-you-mean, and nothing in the
+file is evaluated as code. :func:`load_study_config` reads YAML; :meth:`StudyConfig.model_dump`
+is what a bundle stores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hccfusion.errors import UsageError, unknown_option
+
+__all__ = ["DataConfig", "ModelConfig", "TrainingConfig", "TuningConfig", "ValidationConfig",
+           "BaselineConfig", "EvaluationConfig", "StudyConfig", "load_study_config",
+           "FUSION_NAMES", "POOLER_NAMES"]
+
+FUSION_NAMES = ("late", "gated", "kronecker", "cross_attention")
+POOLER_NAMES = ("abmil", "transmil", "mean")
+MODALITY_NAMES = ("clinical", "radiomics", "pathology", "omics")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Strict):
+    """Where the inputs are (paths relative to the config file's folder)."""
+
+    cohort: Path
+    endpoints: Path
+    features: Path | None = None
+    radiomics: Path | None = None
+    pathology: Path | None = None
+    omics: Path | None = None
+
+
+class ModelConfig(_Strict):
+    """The multimodal network (see :func:`hccfusion.models.multimodal.build_model`)."""
+
+    modalities: tuple[str, ...] = MODALITY_NAMES
+    fusion: str = "gated"
+    embed_dim: int = Field(16, ge=2, le=512)
+    hidden: int = Field(32, ge=2, le=1024)
+    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    modality_dropout: float = Field(0.25, ge=0.0, lt=1.0)
+    pooler: str = "abmil"
+    survival_head: Literal["discrete", "cox"] = "cox"
+    n_bins: int = Field(8, ge=2, le=64)
+    radiomics_pca: int | None = Field(16, ge=1)
+    treatment_embed_dim: int = Field(4, ge=1, le=64)
+
+    @field_validator("modalities")
+    @classmethod
+    def _modalities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if name not in MODALITY_NAMES:
+                raise unknown_option("modality", name, MODALITY_NAMES)
+        if not value:
+            raise ValueError("at least one modality is needed")
+        return tuple(m for m in MODALITY_NAMES if m in value)
+
+    @field_validator("fusion")
+    @classmethod
+    def _fusion(cls, value: str) -> str:
+        if value not in FUSION_NAMES:
+            raise unknown_option("fusion", value, FUSION_NAMES)
+        return value
+
+    @field_validator("pooler")
+    @classmethod
+    def _pooler(cls, value: str) -> str:
+        if value not in POOLER_NAMES:
+            raise unknown_option("MIL pooler", value, POOLER_NAMES)
+        return value
+
+
+class TrainingConfig(_Strict):
+    """The fit loop: Adam, early stopping on the inner validation patients."""
+
+    epochs: int = Field(150, ge=1, le=10_000)
+    patience: int = Field(20, ge=1)
+    lr: float = Field(3e-3, gt=0.0, le=1.0)
+    weight_decay: float = Field(1e-3, ge=0.0)
+    batch_size: int = Field(0, ge=0, description="0: full batch")
+    loss_weights: dict[str, float] = Field(
+        default_factory=lambda: {"os": 1.0, "pfs": 1.0, "response": 0.5, "bor": 0.25})
+    seed: int = 0
+
+    @field_validator("loss_weights")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        allowed = ("os", "pfs", "response", "bor")
+        for key, weight in value.items():
+            if key not in allowed:
+                raise unknown_option("loss weight", key, allowed)
+            if weight < 0:
+                raise ValueError(f"loss weight {key} must be >= 0, got {weight}")
+        return value
+
+
+class TuningConfig(_Strict):
+    """Hyper-parameter search in the inner loop (the training patients' validation share)."""
+
+    method: Literal["grid", "optuna"] = "grid"
+    grid: dict[str, list] = Field(default_factory=lambda: {"weight_decay": [1e-3, 1e-2]})
+    n_trials: int = Field(8, ge=1)
+
+    @field_validator("grid")
+    @classmethod
+    def _grid(cls, value: dict[str, list]) -> dict[str, list]:
+        allowed = tuple(ModelConfig.model_fields) + tuple(TrainingConfig.model_fields)
+        for key, options in value.items():
+            if key not in allowed:
+                raise unknown_option("tuning parameter", key, allowed)
+            if not isinstance(options, list) or not options:
+                raise ValueError(f"tuning grid entry {key} must be a non-empty list")
+        return value
+
+
+class ValidationConfig(_Strict):
+    """Patient-level, centre-aware validation."""
+
+    schemes: tuple[Literal["external", "nested_cv"], ...] = ("external", "nested_cv")
+    development: str | None = None
+    n_outer: int = Field(5, ge=2, le=20)
+    val_fraction: float = Field(0.2, gt=0.0, lt=0.5)
+    seed: int = 0
+
+
+class BaselineConfig(_Strict):
+    """Which baselines run beside the model, on the same splits."""
+
+    clinical_scores: bool = True
+    cox_clinical: bool = True
+    penalised_cox: bool = True
+    random_survival_forest: bool = True
+    single_modality: bool = True
+    modality_subsets: bool = True
+
+
+class EvaluationConfig(_Strict):
+    n_resamples: int = Field(1000, ge=50)
+    seed: int = 0
+    horizons_days: tuple[float, ...] = (365.0, 730.0)
+    attribution: bool = True
+
+
+class StudyConfig(_Strict):
+    """``study.yaml``: data, model, training, tuning, validation, baselines, evaluation."""
+
+    data: DataConfig
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    tuning: TuningConfig = TuningConfig()
+    validation: ValidationConfig = ValidationConfig()
+    baselines: BaselineConfig = BaselineConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+
+
+def _pydantic_message(exc: ValidationError, source: str) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"{source}: unknown key '{where}'; remove it or check its spelling"
+    return f"{source}: {where}: {first['msg']} (got {first.get('input')!r})"
+
+
+def load_study_config(path: Path | str) -> StudyConfig:
+    """Read ``study.yaml``; data paths are resolved against the file's folder."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"config file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path}: the top level must be a mapping of sections")
+    data = raw.get("data")
+    if isinstance(data, dict):
+        raw["data"] = {k: (str((path.parent / v).resolve()) if isinstance(v, str) else v)
+                       for k, v in data.items()}
+    try:
+        return StudyConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise UsageError(_pydantic_message(exc, str(path))) from exc
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc}") from exc
