@@ -1,5 +1,6 @@
-"""The demo job end to end on a small clinical-only study: every step's output is there, the
-steps agree with each other, and nothing identifying reaches the shared export."""
+"""The demo job end to end on a small study with clinical data and biopsy slides: every step's
+output is there (features, training run, bundles, evaluation, report), the steps agree with
+each other, and nothing identifying reaches the shared export."""
 
 from __future__ import annotations
 
@@ -18,15 +19,24 @@ from hccfusion.pipeline.demo import DEMO_MARKER, run_demo
 def demo(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("demo") / "out"
     steps: list[str] = []
-    result = run_demo(out=out, n_patients=40, seed=3, modalities=("clinical",), step=steps.append)
+    result = run_demo(out=out, n_patients=40, seed=3, modalities=("clinical", "wsi"),
+                      n_outer=3, n_resamples=200, step=steps.append)
     return result, steps
 
 
 @pytest.mark.slow
 def test_every_step_ran_and_wrote_its_output(demo) -> None:
     result, steps = demo
-    assert len(steps) == 9  # template, simulate, 2 × validate+ingest, freeze, eligibility,
-    # endpoints, report, deid
+    # template, simulate, 2 × validate+ingest, freeze, eligibility, endpoints, pathology
+    # features, training, evaluation, scoring with the final bundle, report, deid
+    assert len(steps) == 13
+    assert any(s.startswith("training with centre-aware validation") for s in steps)
+    for name in ("splits.parquet", "predictions.parquet", "run.json"):
+        assert (result.paths["model"] / name).is_file()
+    assert (result.paths["bundle"] / "weights.safetensors").is_file()
+    for name in ("performance.parquet", "paired_differences.parquet", "evaluation.json"):
+        assert (result.paths["evaluation"] / name).is_file()
+    assert result.paths["predictions"].is_file()
     assert (result.paths["endpoints"] / "summary.json").is_file()
     assert (result.paths["endpoints"] / "best_response.parquet").is_file()
     for name in ("template", "database", "key"):
@@ -44,6 +54,7 @@ def test_report_shows_only_numbers_written_beside_it(demo) -> None:
     html = result.paths["report"].read_text(encoding="utf-8")
     for section in ("data", "table1", "response", "survival", "agreement", "safety", "model"):
         assert f'id="{section}"' in html
+    assert "No model predictions are part of this report" not in html
     folder = result.paths["report"].parent
     import re
 

@@ -13,7 +13,7 @@ def command(
     resamples: int = typer.Option(1000, "--resamples", min=50,
                                   help="Patient bootstrap resamples for the CIs."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and of SHAP."),
-    oracle: Path = typer.Option(None, "--oracle", help="Simulator truth/oracle.json "
+    oracle: Path = typer.Option(None, "--oracle", help="Simulator truth folder (or its oracle.json) "
                                 "(simulated cohorts): report the distance to the ceiling."),
     attribution: bool = typer.Option(True, "--attribution/--no-attribution",
                                      help="Modality Shapley values and clinical SHAP."),

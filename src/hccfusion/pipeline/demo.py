@@ -154,7 +154,7 @@ def run_demo(*, out: Path, n_patients: int = 300, seed: int = 0,
     step("evaluating on held-out patients: C-index / AUC with bootstrap CIs, paired "
          "differences, attributions")
     evaluation = run_evaluation(run=run.out, out=out / "evaluation", n_resamples=n_resamples,
-                                seed=seed, oracle=study_root / "truth" / "oracle.json")
+                                seed=seed, oracle=study_root / "truth")
     paths["evaluation"] = evaluation.out
     numbers["evaluation"] = evaluation.headline
     if run.final_bundle is not None:

@@ -31,6 +31,7 @@ from hccfusion.errors import DataError
 __all__ = ["EvaluationResult", "run_evaluation", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = "multimodal"
+ORACLE_MODEL = "oracle"
 
 
 @dataclass(frozen=True)
@@ -149,13 +150,30 @@ def _attribution(run: Path, out: Path, *, config: dict, seed: int,
     return notes
 
 
+def _oracle_predictions(truth: Path, predictions: pd.DataFrame) -> pd.DataFrame:
+    """The simulator's true risks as a model named "oracle", on exactly the held-out patients
+    the default model was scored on (``truth/latent.parquet``: ``lp_os``, ``lp_pfs``,
+    ``p_response``)."""
+    latent = pd.read_parquet(truth / "latent.parquet").set_index("patient_id")
+    main = predictions[predictions["model"] == DEFAULT_MODEL]
+    main = main[main["patient_id"].isin(latent.index)].copy()
+    column = {"os": "lp_os", "pfs": "lp_pfs", "orr": "p_response"}
+    main["risk"] = [float(latent.at[p, column[e]])
+                    for p, e in zip(main["patient_id"], main["endpoint"])]
+    main["model"] = ORACLE_MODEL
+    return main.drop(columns=[c for c in main.columns if c.startswith(("risk_group",
+                                                                       "surv_prob"))])
+
+
 def run_evaluation(*, run: Path | str, out: Path | str, n_resamples: int = 1000, seed: int = 0,
                    oracle: Path | str | None = None, attribution: bool = True,
                    progress: Callable[[str], None] = lambda _: None) -> EvaluationResult:
     """Evaluate the training run in ``run`` into the folder ``out``.
 
-    ``oracle``: the simulator's ``truth/oracle.json`` (simulated cohorts only), so the report
-    can say how far the model is from the ceiling.
+    ``oracle``: the simulator's truth folder (or its ``oracle.json``), simulated cohorts only.
+    With the folder, the true risks of the held-out patients are scored as the model
+    "oracle" beside every other model, so each cohort's ceiling is measured on the same
+    patients; the whole-cohort oracle of ``oracle.json`` is kept in ``evaluation.json``.
     """
     from hccfusion.evaluation.model_table import (
         availability_pattern_table, paired_difference_table, performance_table,
@@ -169,6 +187,12 @@ def run_evaluation(*, run: Path | str, out: Path | str, n_resamples: int = 1000,
     outcomes = _read(run, "outcomes.parquet")
     availability = _read(run, "availability.parquet")
     meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    truth = None if oracle is None else Path(oracle)
+    if truth is not None and truth.is_file():
+        truth = truth.parent
+    if truth is not None and (truth / "latent.parquet").is_file():
+        predictions = pd.concat([predictions, _oracle_predictions(truth, predictions)],
+                                ignore_index=True)
     _write(predictions, out / "predictions.parquet")
     _write(outcomes, out / "outcomes.parquet")
 
@@ -177,8 +201,9 @@ def run_evaluation(*, run: Path | str, out: Path | str, n_resamples: int = 1000,
     perf = performance_table(predictions, outcomes, n_resamples=n_resamples, seed=seed)
     _write(perf, out / "performance.parquet")
     progress("paired differences: the multimodal model against every comparator")
+    comparators = [m for m in predictions["model"].unique() if m != DEFAULT_MODEL]
     paired = paired_difference_table(predictions, outcomes, reference=DEFAULT_MODEL,
-                                     n_resamples=n_resamples, seed=seed)
+                                     comparators=comparators, n_resamples=n_resamples, seed=seed)
     _write(paired, out / "paired_differences.parquet")
     progress("performance per modality-availability pattern")
     main = predictions[predictions["model"] == DEFAULT_MODEL]
@@ -200,8 +225,9 @@ def run_evaluation(*, run: Path | str, out: Path | str, n_resamples: int = 1000,
     dev = meta.get("development_centre")
     headline: dict = {"default_model": DEFAULT_MODEL, "development_centre": dev,
                       "n_resamples": n_resamples, "seed": seed, "notes": notes}
-    if oracle is not None and Path(oracle).is_file():
-        o = json.loads(Path(oracle).read_text(encoding="utf-8"))
+    oracle_json = None if truth is None else truth / "oracle.json"
+    if oracle_json is not None and oracle_json.is_file():
+        o = json.loads(oracle_json.read_text(encoding="utf-8"))
         headline["oracle"] = {"c_index_os": o.get("c_index_os"),
                               "c_index_pfs": o.get("c_index_pfs"), "auc_orr": o.get("auc_orr")}
     rows = perf[(perf["model"] == DEFAULT_MODEL)]

@@ -278,6 +278,10 @@ def _oracle(meta: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+#: Model name of the simulator's true risk in a simulated cohort's evaluation tables.
+ORACLE_MODEL = "oracle"
+
+
 def headline_table(performance: pd.DataFrame, *, model: str,
                    oracle: dict[str, float] | None = None) -> pd.DataFrame:
     """The default model's discrimination in the external cohorts, beside the oracle.
@@ -311,6 +315,14 @@ def headline_table(performance: pd.DataFrame, *, model: str,
         ["model", "endpoint", "cohort_label", "metric", "n", "n_events", "estimate", "ci_low",
          "ci_high"]].copy()
     out["oracle"] = out["endpoint"].map(lambda e: oracle.get(str(e), np.nan)).astype(float)
+    # the simulator's true risk scored on the same held-out patients, when the evaluation has
+    # it (model "oracle"), is the ceiling for exactly these patients
+    same = performance[performance["model"].astype(str) == ORACLE_MODEL] \
+        .set_index(["endpoint", "cohort_label"])["estimate"]
+    if len(same):
+        keys = list(zip(out["endpoint"], out["cohort_label"]))
+        local = np.array([same.get(k, np.nan) for k in keys], dtype=float)
+        out["oracle"] = np.where(np.isfinite(local), local, out["oracle"])
     gap = out["oracle"] - 0.5
     share = 100.0 * (out["estimate"].astype(float) - 0.5) / gap.where(gap > 0)
     out["share_of_oracle_pct"] = share.astype(float)

@@ -53,6 +53,7 @@ class ModelConfig(_Strict):
     n_bins: int = Field(8, ge=2, le=64)
     radiomics_pca: int | None = Field(16, ge=1)
     treatment_embed_dim: int = Field(4, ge=1, le=64)
+    ensemble: int = Field(1, ge=1, le=32, description="seed-ensemble members averaged")
 
     @field_validator("modalities")
     @classmethod
@@ -185,8 +186,11 @@ def load_study_config(path: Path | str) -> StudyConfig:
         raise UsageError(f"{path}: the top level must be a mapping of sections")
     data = raw.get("data")
     if isinstance(data, dict):
-        raw["data"] = {k: (str((path.parent / v).resolve()) if isinstance(v, str) else v)
-                       for k, v in data.items()}
+        def resolve(value: str) -> str:
+            p = Path(value).expanduser()
+            return str(p if p.is_absolute() else (path.parent / p).resolve())
+
+        raw["data"] = {k: (resolve(v) if isinstance(v, str) else v) for k, v in data.items()}
     try:
         return StudyConfig.model_validate(raw)
     except ValidationError as exc:

@@ -211,7 +211,10 @@ def radiomics_frame(patient_radiomics: pd.DataFrame, baseline_exams: pd.DataFram
                                    on=["patient_id", "exam_id"])
     numeric = [c for c in base.columns if c not in ("patient_id", "exam_id", "phase")
                and pd.api.types.is_numeric_dtype(base[c]) and not pd.api.types.is_bool_dtype(base[c])]
-    wide = base.pivot_table(index="patient_id", columns="phase", values=numeric, aggfunc="first")
+    # every feature column is kept even when NaN for all patients here (scoring one new patient
+    # must give the columns the bundle was trained on)
+    wide = base.set_index(["patient_id", "phase"])[numeric]
+    wide = wide[~wide.index.duplicated(keep="first")].unstack("phase")
     wide.columns = [f"{phase}__{feat}" for feat, phase in wide.columns]
     return wide.sort_index(axis=1).astype(float)
 

@@ -77,16 +77,22 @@ def model_config_dict(config: ModelConfig, *, dims: dict[str, int],
             "heads": {**heads, "response": True, "bor": True}}
 
 
+def clinical_preprocessor(train: pd.DataFrame) -> Any:
+    """The clinical preprocessor fitted on ``train``; a numeric variable no training patient
+    has (a centre that never measures PIVKA-II) is left out rather than imputed from nothing."""
+    from hccfusion.training.preprocess import TabularPreprocessor
+
+    numeric = [c for c in CLINICAL_NUMERIC
+               if pd.to_numeric(train[c], errors="coerce").notna().any()]
+    return TabularPreprocessor(numeric=numeric, categorical=list(CLINICAL_CATEGORICAL),
+                               log=[c for c in CLINICAL_LOG if c in numeric]).fit(train)
+
+
 def _fit_preprocessors(data: StudyData, ids: list[str], config: ModelConfig) -> dict[str, Any]:
-    from hccfusion.training.preprocess import (
-        CategoryEncoder, TabularPreprocessor, VectorPreprocessor,
-    )
+    from hccfusion.training.preprocess import CategoryEncoder, VectorPreprocessor
 
     pre: dict[str, Any] = {
-        "clinical": TabularPreprocessor(numeric=list(CLINICAL_NUMERIC),
-                                        categorical=list(CLINICAL_CATEGORICAL),
-                                        log=list(CLINICAL_LOG))
-        .fit(data.clinical.loc[ids]),
+        "clinical": clinical_preprocessor(data.clinical.loc[ids]),
         "treatment": CategoryEncoder(columns=list(TREATMENT_COLUMNS))
         .fit(data.treatment.loc[ids])}
     if "radiomics" in config.modalities and data.radiomics is not None:
@@ -251,8 +257,8 @@ def fit_model(data: StudyData, *, train_ids: list[str], val_ids: list[str],
     net_config = model_config_dict(model, dims=dims,
                                    cardinalities=list(pre["treatment"].cardinalities_),
                                    n_bins={ep: b.n_bins_ for ep, b in bins.items()})
-    net = build_model(net_config)
-    fitted = FittedModel(net=net, net_config=net_config, modalities=tuple(net.modalities),
+    probe = build_model(net_config)
+    fitted = FittedModel(net=probe, net_config=net_config, modalities=tuple(probe.modalities),
                          preprocessors=pre, time_bins=bins, bag_scaler=bag_scaler,
                          history=pd.DataFrame(), train_ids=tuple(train_ids),
                          val_ids=tuple(val_ids))
@@ -260,11 +266,41 @@ def fit_model(data: StudyData, *, train_ids: list[str], val_ids: list[str],
     train_target = _targets(fitted, data, list(train_ids))
     val_batch = make_batch(fitted, data, list(val_ids)) if len(val_ids) else None
     val_target = _targets(fitted, data, list(val_ids)) if len(val_ids) else None
+    members, rows, best_epochs = [], [], []
+    for k in range(model.ensemble):
+        # member k: its own initialisation and modality-dropout draws (seed + k)
+        torch.manual_seed(training.seed + k)
+        net = build_model(net_config)
+        history = _train(net, train_batch, train_target, val_batch, val_target, training,
+                         seed=training.seed + k)
+        rows.extend({**r, "member": k} for r in history)
+        monitor = "val_loss" if val_batch is not None else "train_loss"
+        best_epochs.append(int(pd.DataFrame(history)[monitor].idxmin()))
+        members.append(net.eval())
+    if model.ensemble > 1:
+        from hccfusion.models.ensemble import EnsembleNet
+
+        fitted.net = EnsembleNet(members).eval()
+        fitted.net_config = fitted.net.config
+    else:
+        fitted.net = members[0]
+    fitted.extra["best_epoch"] = best_epochs[0] if len(best_epochs) == 1 else best_epochs
+    fitted.history = pd.DataFrame(rows)
+    fitted.seconds = _time.perf_counter() - started
+    return fitted
+
+
+def _train(net: Any, train_batch: dict, train_target: dict, val_batch: dict | None,
+           val_target: dict | None, training: TrainingConfig, *, seed: int) -> list[dict]:
+    """AdamW on the training patients; keep the weights of the epoch with the lowest
+    validation loss (training loss without validation patients); stop after ``patience``
+    epochs without improvement."""
+    torch = _torch()
     optimiser = torch.optim.AdamW(net.parameters(), lr=training.lr,
                                   weight_decay=training.weight_decay)
-    n = len(train_ids)
+    n = len(train_target["os_time"])
     bs = n if training.batch_size in (0, None) or training.batch_size >= n else training.batch_size
-    gen = np.random.default_rng(training.seed)
+    gen = np.random.default_rng(seed)
     best, best_state, stale, rows = np.inf, None, 0, []
     for epoch in range(training.epochs):
         net.train()
@@ -296,11 +332,7 @@ def fit_model(data: StudyData, *, train_ids: list[str], val_ids: list[str],
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
-    fitted.history = pd.DataFrame(rows)
-    fitted.seconds = _time.perf_counter() - started
-    fitted.extra["best_epoch"] = int(fitted.history["val_loss" if val_batch is not None
-                                                   else "train_loss"].idxmin())
-    return fitted
+    return rows
 
 
 def predict_frame(fitted: FittedModel, data: StudyData, ids: list[str], *,

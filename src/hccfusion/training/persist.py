@@ -36,7 +36,17 @@ def save_fitted(fitted: FittedModel, out: Path | str, *, training_config: dict,
         training_config=training_config, preprocessors=pre,
         time_bins={ep: b.to_dict() for ep, b in fitted.time_bins.items()},
         cutoffs=cutoffs, feature_specs=specs, summary=summary, seed=seed, metrics=metrics,
-        modalities=list(fitted.modalities), overwrite=overwrite)
+        modalities=list(fitted.modalities), endpoints=_endpoints(fitted.net_config),
+        overwrite=overwrite)
+
+
+def _member_config(config: dict) -> dict:
+    return config["member"] if "ensemble_size" in config else config
+
+
+def _endpoints(config: dict) -> list[str]:
+    heads = _member_config(config).get("heads", {})
+    return [name for name, head in heads.items() if head not in (None, False)]
 
 
 def load_fitted(path: Path | str) -> tuple[FittedModel, Any]:
@@ -46,7 +56,12 @@ def load_fitted(path: Path | str) -> tuple[FittedModel, Any]:
     from hccfusion.training.preprocess import TimeBins, preprocessor_from_dict
 
     bundle = read_bundle(path)
-    net = build_model(bundle.model_config)
+    if "ensemble_size" in bundle.model_config:
+        from hccfusion.models.ensemble import build_ensemble
+
+        net = build_ensemble(bundle.model_config)
+    else:
+        net = build_model(bundle.model_config)
     try:
         net.load_state_dict(bundle.state_dict, strict=True)
     except RuntimeError as exc:

@@ -26,10 +26,10 @@ import pandas as pd
 
 from hccfusion.errors import DataError, UsageError
 from hccfusion.training.config import ModelConfig, StudyConfig, TrainingConfig
-from hccfusion.training.dataset import (
-    CLINICAL_CATEGORICAL, CLINICAL_LOG, CLINICAL_NUMERIC, StudyData,
+from hccfusion.training.dataset import StudyData
+from hccfusion.training.loop import (
+    FittedModel, clinical_preprocessor, fit_model, predict_frame,
 )
-from hccfusion.training.loop import FittedModel, fit_model, predict_frame
 
 __all__ = ["SplitResult", "run_split", "tune_model", "DEFAULT_MODEL"]
 
@@ -164,11 +164,9 @@ def _design(data: StudyData, train_ids: list[str], ids: list[str], *, radiomics:
             pca: int | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Clinical (+ radiomics) matrices for the classical baselines, fitted on ``train_ids``;
     patients without radiomics get the training mean (0 after scaling) plus an indicator."""
-    from hccfusion.training.preprocess import TabularPreprocessor, VectorPreprocessor
+    from hccfusion.training.preprocess import VectorPreprocessor
 
-    clin = TabularPreprocessor(numeric=list(CLINICAL_NUMERIC),
-                               categorical=list(CLINICAL_CATEGORICAL), log=list(CLINICAL_LOG))
-    clin.fit(data.clinical.loc[train_ids])
+    clin = clinical_preprocessor(data.clinical.loc[train_ids])
     xs_tr, xs = [clin.transform(data.clinical.loc[train_ids])], \
         [clin.transform(data.clinical.loc[ids])]
     names = list(clin.feature_names_out_)
@@ -270,6 +268,10 @@ def run_split(data: StudyData, *, split_id: str, train_ids: list[str], val_ids: 
               test_ids: list[str], labels: pd.Series, config: StudyConfig,
               progress: Callable[[str], None] = lambda _: None) -> SplitResult:
     """Tune and fit the model and the baselines on one split; predict its test patients."""
+    overlap = set(test_ids) & (set(train_ids) | set(val_ids))
+    if overlap:
+        raise UsageError(f"split {split_id}: patient {sorted(overlap)[0]} is both a test and a "
+                         "training patient")
     progress(f"{split_id}: tuning the multimodal model ({len(_candidates(config)) if config.tuning.method == 'grid' else config.tuning.n_trials} candidates)")
     fitted, chosen, tuning = tune_model(data, train_ids=train_ids, val_ids=val_ids,
                                         config=config)
