@@ -171,5 +171,8 @@ def test_yaml_is_never_evaluated_as_code(tmp_path):
 def test_configs_are_frozen():
     cfg = StudyConfig(data=DataConfig(cohort="c", endpoints="e"))
     with pytest.raises(Exception):
-        cfg.model.fusion = "late"  # type: ignore[misc]
-    assert TuningConfig().grid == {"weight_decay": [1e-3, 1e-2]}
+        cfg.model.fusion = "gated"  # type: ignore[misc]
+    assert cfg.model.fusion == "late"
+    grid = TuningConfig().grid
+    grid["lr"] = [0.1]  # a caller's copy; the default of the next config is unchanged
+    assert TuningConfig().grid == {"modality_dropout": [0.1, 0.4]}

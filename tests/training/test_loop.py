@@ -34,7 +34,8 @@ BAG_DIM = 6
 SIGNAL_COLUMN = "albi"
 NOISY_MISSING = ("afp_ng_ml", "bilirubin_umol_l")
 
-TINY = ModelConfig(embed_dim=8, hidden=16, radiomics_pca=4, dropout=0.1, modality_dropout=0.2)
+TINY = ModelConfig(embed_dim=8, hidden=16, radiomics_pca=4, dropout=0.1, modality_dropout=0.2,
+                   fusion="gated", ensemble=1)
 FAST = TrainingConfig(epochs=30, patience=10, lr=1e-2, seed=0)
 
 

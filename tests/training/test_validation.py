@@ -20,7 +20,7 @@ FIXED = ["model", "split_id", "cohort_label", "patient_id", "endpoint", "risk"]
 
 CONFIG = StudyConfig(
     data=DataConfig(cohort="unused/cohort", endpoints="unused/endpoints"),
-    model=ModelConfig(embed_dim=8, hidden=16, radiomics_pca=4),
+    model=ModelConfig(embed_dim=8, hidden=16, radiomics_pca=4, ensemble=1),
     training=TrainingConfig(epochs=6, patience=3, lr=1e-2),
     tuning=TuningConfig(grid={"weight_decay": [1e-3, 1e-2]}),
     baselines=BaselineConfig(random_survival_forest=False))

@@ -43,7 +43,7 @@ class ModelConfig(_Strict):
     """The multimodal network (see :func:`hccfusion.models.multimodal.build_model`)."""
 
     modalities: tuple[str, ...] = MODALITY_NAMES
-    fusion: str = "gated"
+    fusion: str = "late"
     embed_dim: int = Field(16, ge=2, le=512)
     hidden: int = Field(32, ge=2, le=1024)
     dropout: float = Field(0.2, ge=0.0, lt=1.0)
@@ -53,7 +53,7 @@ class ModelConfig(_Strict):
     n_bins: int = Field(8, ge=2, le=64)
     radiomics_pca: int | None = Field(16, ge=1)
     treatment_embed_dim: int = Field(4, ge=1, le=64)
-    ensemble: int = Field(1, ge=1, le=32, description="seed-ensemble members averaged")
+    ensemble: int = Field(3, ge=1, le=32, description="seed-ensemble members averaged")
 
     @field_validator("modalities")
     @classmethod
@@ -83,9 +83,9 @@ class ModelConfig(_Strict):
 class TrainingConfig(_Strict):
     """The fit loop: Adam, early stopping on the inner validation patients."""
 
-    epochs: int = Field(150, ge=1, le=10_000)
-    patience: int = Field(20, ge=1)
-    lr: float = Field(3e-3, gt=0.0, le=1.0)
+    epochs: int = Field(300, ge=1, le=10_000)
+    patience: int = Field(30, ge=1)
+    lr: float = Field(1e-2, gt=0.0, le=1.0)
     weight_decay: float = Field(1e-3, ge=0.0)
     batch_size: int = Field(0, ge=0, description="0: full batch")
     loss_weights: dict[str, float] = Field(
@@ -108,7 +108,7 @@ class TuningConfig(_Strict):
     """Hyper-parameter search in the inner loop (the training patients' validation share)."""
 
     method: Literal["grid", "optuna"] = "grid"
-    grid: dict[str, list] = Field(default_factory=lambda: {"weight_decay": [1e-3, 1e-2]})
+    grid: dict[str, list] = Field(default_factory=lambda: {"modality_dropout": [0.1, 0.4]})
     n_trials: int = Field(8, ge=1)
 
     @field_validator("grid")

@@ -27,12 +27,13 @@ __all__ = ["MODALITIES", "CLINICAL_NUMERIC", "CLINICAL_CATEGORICAL", "CLINICAL_L
 #: Modalities in their fixed order (the model's ``available`` mask follows it).
 MODALITIES: tuple[str, ...] = ("clinical", "radiomics", "pathology", "omics")
 
-#: Baseline clinical variables: numeric (NaN = missing) …
+#: Baseline clinical variables: numeric (NaN = missing; ``crafity_points`` is the CRAFITY
+#: score's count of AFP >= 100 ng/mL and CRP >= 10 mg/L, the published thresholds) …
 CLINICAL_NUMERIC: tuple[str, ...] = (
     "age_years", "afp_ng_ml", "pivka_ii_mau_ml", "crp_mg_l", "albumin_g_l", "bilirubin_umol_l",
     "inr", "platelets_10e9_l", "neutrophils_10e9_l", "lymphocytes_10e9_l", "largest_diameter_cm",
     "tumour_number", "child_pugh_score", "albi", "nlr", "pvtt_grade", "ecog",
-    "hbv_dna_log10_iu_ml")
+    "hbv_dna_log10_iu_ml", "crafity_points")
 #: … whose skew is taken out with log1p before scaling (tumour markers, inflammation) …
 CLINICAL_LOG: tuple[str, ...] = ("afp_ng_ml", "pivka_ii_mau_ml", "crp_mg_l", "nlr")
 #: … and categorical (None = missing).
