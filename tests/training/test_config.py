@@ -36,7 +36,7 @@ def test_minimal_config_gets_defaults_and_paths_relative_to_the_yaml(tmp_path):
     assert cfg.model == ModelConfig() and cfg.training == TrainingConfig()
     assert cfg.model.modalities == ("clinical", "radiomics", "pathology", "omics")
     assert cfg.model.survival_head == "cox"
-    assert cfg.training.loss_weights == {"os": 1.0, "pfs": 1.0, "response": 0.5, "bor": 0.25}
+    assert cfg.training.loss_weights == {"os": 1.0, "pfs": 1.0, "response": 1.0, "bor": 0.25}
 
 
 def test_absolute_paths_are_kept(tmp_path):

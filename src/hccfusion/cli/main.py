@@ -31,6 +31,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("train", "hccfusion.cli.train"),
     ("predict", "hccfusion.cli.predict"),
     ("evaluate", "hccfusion.cli.evaluate"),
+    ("mechanism", "hccfusion.cli.mechanism"),
 ]
 
 

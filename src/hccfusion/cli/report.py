@@ -14,11 +14,15 @@ def command(
     evaluation: Path | None = typer.Option(
         None, "--evaluation",
         help="Folder written by `hccfusion evaluate`; fills the model-performance section."),
+    mechanism: Path | None = typer.Option(
+        None, "--mechanism", help="Folder written by `hccfusion mechanism`; adds the mechanism "
+        "section."),
 ) -> None:
     """Render the report: participants and flow, Table 1, response, survival, reader
     agreement, adverse events and, with --evaluation, model performance — every number
     traceable to a CSV beside it."""
     from hccfusion.pipeline.report import build_report
 
-    result = build_report(cohort=cohort, endpoints=endpoints, out=out, evaluation=evaluation)
+    result = build_report(cohort=cohort, endpoints=endpoints, out=out, evaluation=evaluation,
+                          mechanism=mechanism)
     typer.echo(f"report: {result.path} ({result.n_tables} tables, {result.n_figures} figures)")

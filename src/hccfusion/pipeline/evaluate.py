@@ -10,6 +10,7 @@ reads (see :mod:`hccfusion.reporting.model_performance`)::
     modality_shapley.parquet      per patient, exact Shapley values of the modalities (final model)
     modality_ablation.parquet     C-index of the final model with each modality left out / alone
     clinical_shap.parquet         per patient, SHAP values of the clinical variables (final model)
+    tile_attention.parquet        per patient, the 10 biopsy tiles with the most MIL attention
     predictions.parquet, outcomes.parquet, risk_groups.json, evaluation.json
 
 Every table is also written as CSV. Only held-out patients are ever scored.
@@ -60,8 +61,8 @@ def _attribution(run: Path, out: Path, *, config: dict, seed: int,
     """Modality Shapley values, modality ablation and clinical SHAP of the final model on its
     external test patients."""
     from hccfusion.evaluation.concordance import harrell_c
-    from hccfusion.mechanism.attribution import clinical_shap, modality_ablation, \
-        modality_shapley
+    from hccfusion.mechanism.attribution import attention_table, clinical_shap, \
+        modality_ablation, modality_shapley
     from hccfusion.training.config import StudyConfig
     from hccfusion.training.dataset import load_study_data
     from hccfusion.training.loop import make_batch, predict_frame
@@ -147,6 +148,19 @@ def _attribution(run: Path, out: Path, *, config: dict, seed: int,
            out / "clinical_shap.parquet")
     notes.append("clinical SHAP explains the model's clinical pathway: other modalities hidden, "
                  "treatment held at the training patients' most common regimen")
+    if "pathology" in mods:
+        progress("attribution: the tiles the pathology MIL pooler attends to")
+        have = [p for p in test if p in (data.pathology or {})]
+        if have:
+            with torch.no_grad():
+                output = fitted.net(make_batch(fitted, data, have))
+            tiles = [attention_table(patient_id=p, attention=output.instance_attention[i],
+                                     slide_ids=data.pathology[p].slide_ids,
+                                     slide_index=data.pathology[p].slide_index,
+                                     coords=data.pathology[p].coords, top_k=10)
+                     for i, p in enumerate(have)]
+            _write(pd.concat(tiles, ignore_index=True).assign(model=DEFAULT_MODEL),
+                   out / "tile_attention.parquet")
     return notes
 
 

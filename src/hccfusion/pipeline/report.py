@@ -118,7 +118,8 @@ def _waterfall_data(shrinkage: pd.DataFrame, bor: pd.DataFrame, eligible: set[st
 
 
 def build_report(*, cohort: Path, endpoints: Path, out: Path,
-                 evaluation: Path | None = None) -> ReportResult:
+                 evaluation: Path | None = None,
+                 mechanism: Path | None = None) -> ReportResult:
     """Render the study report for a frozen cohort and its endpoint tables.
 
     Parameters
@@ -134,6 +135,9 @@ def build_report(*, cohort: Path, endpoints: Path, out: Path,
         section shows its tables and figures
         (:func:`hccfusion.reporting.model_performance.model_performance_section`), otherwise a
         note that no predictions are part of the report.
+    mechanism
+        Optional folder written by ``hccfusion mechanism``; adds the "Mechanism" section
+        (:func:`hccfusion.reporting.mechanism_section.mechanism_section`).
     """
     from hccfusion.evaluation.table_one import table_one
     from hccfusion.io.cohort import Cohort
@@ -225,6 +229,10 @@ def build_report(*, cohort: Path, endpoints: Path, out: Path,
             note="No model predictions are part of this report yet: these sections are added "
                  "when predictions from a trained model bundle are supplied.")
     sections.append(model_section)
+    if mechanism is not None:
+        from hccfusion.reporting.mechanism_section import mechanism_section
+
+        sections.append(mechanism_section(Path(mechanism)))
 
     meta = {"cutoff": snapshot.cutoff.isoformat(), "n_patients": len(patients),
             "centres": sorted(patients["center"].dropna().unique()),
@@ -236,5 +244,6 @@ def build_report(*, cohort: Path, endpoints: Path, out: Path,
     (Path(out) / "report.json").write_text(json.dumps(
         {"cutoff": meta["cutoff"], "sections": [s.id for s in sections],
          "evaluation": None if evaluation is None else str(evaluation),
+         "mechanism": None if mechanism is None else str(mechanism),
          "tables": n_tables, "figures": n_figures}, indent=2), encoding="utf-8")
     return ReportResult(path=path, n_tables=n_tables, n_figures=n_figures)

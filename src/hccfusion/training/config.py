@@ -89,7 +89,9 @@ class TrainingConfig(_Strict):
     weight_decay: float = Field(1e-3, ge=0.0)
     batch_size: int = Field(0, ge=0, description="0: full batch")
     loss_weights: dict[str, float] = Field(
-        default_factory=lambda: {"os": 1.0, "pfs": 1.0, "response": 0.5, "bor": 0.25})
+        default_factory=lambda: {"os": 1.0, "pfs": 1.0, "response": 1.0, "bor": 0.25})
+    unimodal_weight: float = Field(0.5, ge=0.0, description="weight of the one-modality "
+                                   "auxiliary loss (0: off)")
     seed: int = 0
 
     @field_validator("loss_weights")
