@@ -67,7 +67,8 @@ def main() -> None:
     val, train = perm[: len(perm) // 5], perm[len(perm) // 5:]
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    print("\n1. training (default model, fixed 30 epochs, no early stop), per epoch")
+    print("\n1. training (default model, fixed 30 epochs, no early stop), per epoch of one "
+          "ensemble member")
     for device in devices:
         if device != "cpu":
             print(f"   {device}: the training loop runs on CPU tensors today; not measured")

@@ -66,7 +66,7 @@ def test_immune_phenotype_rule():
 @pytest.fixture(scope="module")
 def cohort():
     latent = simulate_latent(n_patients=200, seed=5, prospective_share=1.0).latent
-    omics = simulate_omics(latent=latent, seed=5, n_genes=314, n_metabolomics_features=90)
+    omics = simulate_omics(latent=latent, seed=5, n_genes=600, n_metabolomics_features=90)
     lp = latent.set_index("patient_id")["lp_os"]
     groups = (lp > lp.median()).map({True: "high", False: "low"})
     return omics, groups

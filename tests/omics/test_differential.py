@@ -99,7 +99,7 @@ def simulated():
     from hccfusion.simulate.omics import simulate_omics
 
     latent = simulate_latent(n_patients=120, seed=3).latent
-    omics = simulate_omics(latent=latent, seed=1, n_genes=400)
+    omics = simulate_omics(latent=latent, seed=1, n_genes=600)
     counts = omics.rna_counts.T
     qc = omics.rna_qc.set_index("sample_id").loc[counts.index]
     immune = latent.set_index("patient_id").loc[qc["patient_id"].to_numpy(), "immune"].to_numpy()
@@ -135,13 +135,13 @@ def test_known_answer_prerank_puts_planted_immune_sets_on_top(simulated):
     assert gsea.set_index("term").loc["AYERS2017_IFNG_6", "fdr"] < 0.05
     assert set(gsea.loc[gsea["fdr"] < 0.05].head(5)["term"]) <= immune_sets
     # Sets the simulator left null are not enriched in the high-immune group. (With a
-    # 400-gene matrix mostly made of set members, a null set can sit significantly low,
+    # 600-gene matrix mostly made of set members, a null set can sit significantly low,
     # below the planted sets; only enrichment towards 'high' is claimed.)
     null = gsea[gsea["term"].isin({"MCPCOUNTER_NEUTROPHILS", "MCPCOUNTER_FIBROBLASTS",
                                    "MCPCOUNTER_MONOCYTIC_LINEAGE",
                                    "MCDERMOTT2018_MYELOID_INFLAMMATION",
                                    "AYERS2017_HOUSEKEEPING_11"})]
-    assert len(null) == 5
+    assert len(null) >= 4  # a set may fall under min_size after the low-count filter
     assert not ((null["nes"] > 0) & (null["fdr"] < 0.05)).any()
 
 
