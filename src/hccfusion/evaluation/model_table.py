@@ -50,13 +50,18 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from hccfusion.errors import DataError, UsageError, unknown_option
+from hccfusion.evaluation.model_table_bootstrap import (  # noqa: F401 - bootstraps re-exported
+    _bootstrap_auc, _bootstrap_harrell_pairs, _score_set,
+)
+from hccfusion.evaluation.model_table_inputs import (
+    _ENDPOINTS, _check_options, _check_outcomes, _check_predictions, _endpoint_outcome, _require,
+)
 
 __all__ = ["PERFORMANCE_COLUMNS", "PAIRED_COLUMNS", "AVAILABILITY_COLUMNS",
            "performance_table", "paired_difference_table", "availability_pattern_table"]
@@ -71,261 +76,10 @@ PAIRED_COLUMNS = ("model", "comparator", "endpoint", "cohort_label", "n", "metri
 AVAILABILITY_COLUMNS = ("model", "endpoint", "cohort_label", "pattern", "n", "n_events",
                         "metric", "estimate", "ci_low", "ci_high", "note")
 
-_ENDPOINTS = ("os", "pfs", "orr")
 _METRIC = {"os": "harrell_c", "pfs": "harrell_c", "orr": "roc_auc"}
-_PREDICTION_COLUMNS = ("model", "split_id", "cohort_label", "endpoint", "patient_id", "risk")
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _check_options(n_resamples: Any, seed: Any, confidence: Any, min_events: Any,
-                   where: str) -> None:
-    def is_int(v: Any) -> bool:
-        return not isinstance(v, bool) and isinstance(v, (int, np.integer))
-
-    if not is_int(n_resamples) or n_resamples < 1:
-        raise UsageError(f"The 'n_resamples' parameter of {where} must be an int >= 1. "
-                         f"Got {n_resamples!r} instead.")
-    if not is_int(seed):
-        raise UsageError(f"The 'seed' parameter of {where} must be an int (runs record their "
-                         f"seed). Got {seed!r} instead.")
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.floating)) \
-            or not 0.0 < float(confidence) < 1.0:
-        raise UsageError(f"The 'confidence' parameter of {where} must be a float in (0, 1). "
-                         f"Got {confidence!r} instead.")
-    if not is_int(min_events) or min_events < 1:
-        raise UsageError(f"The 'min_events' parameter of {where} must be an int >= 1. "
-                         f"Got {min_events!r} instead.")
-
-
-def _require(frame: Any, name: str, columns: Sequence[str], where: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise UsageError(f"The '{name}' parameter of {where} must be a pandas DataFrame. "
-                         f"Got {type(frame).__name__} instead.")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(f"{where}: the '{name}' table lacks column(s) {', '.join(missing)}; "
-                        f"expected {', '.join(columns)}.")
-
-
-def _check_predictions(predictions: Any, where: str) -> pd.DataFrame:
-    _require(predictions, "predictions", _PREDICTION_COLUMNS, where)
-    p = predictions.loc[:, list(_PREDICTION_COLUMNS)].copy()
-    if p.empty:
-        raise DataError(f"{where}: the 'predictions' table is empty.")
-    for col in ("model", "cohort_label", "endpoint", "patient_id"):
-        if p[col].isna().any():
-            i = int(np.flatnonzero(p[col].isna().to_numpy())[0])
-            raise DataError(f"{where}: 'predictions' has a missing {col} in row {i}; every "
-                            "prediction needs a model, cohort_label, endpoint and patient_id.")
-    p["patient_id"] = p["patient_id"].astype(str)
-    p["model"] = p["model"].astype(str)
-    p["cohort_label"] = p["cohort_label"].astype(str)
-    p["endpoint"] = p["endpoint"].astype(str)
-    bad = ~p["endpoint"].isin(_ENDPOINTS)
-    if bad.any():
-        raise DataError(f"{where}: 'predictions' has endpoint {p['endpoint'][bad].iloc[0]!r}; "
-                        f"expected one of {', '.join(_ENDPOINTS)}.")
-    try:
-        p["risk"] = pd.to_numeric(p["risk"], errors="raise").astype(float)
-    except (TypeError, ValueError) as err:
-        raise DataError(f"{where}: the 'risk' column of 'predictions' must be numeric "
-                        f"({err}).") from err
-    inf = np.isinf(p["risk"].to_numpy())
-    if inf.any():
-        row = p[inf].iloc[0]
-        raise DataError(f"{where}: model {row['model']} has an infinite risk for patient "
-                        f"{row['patient_id']} ({row['endpoint']}); risks must be finite "
-                        "(NaN = no prediction).")
-    dup = p.duplicated(["model", "endpoint", "cohort_label", "patient_id"], keep=False)
-    if dup.any():
-        row = p[dup].iloc[0]
-        splits = p[dup & (p["model"] == row["model"]) & (p["endpoint"] == row["endpoint"])
-                   & (p["cohort_label"] == row["cohort_label"])
-                   & (p["patient_id"] == row["patient_id"])]["split_id"].tolist()
-        raise DataError(f"{where}: patient {row['patient_id']} has {len(splits)} predictions of "
-                        f"model {row['model']} for {row['endpoint']} in cohort "
-                        f"'{row['cohort_label']}' (split_id {splits}); a patient may be "
-                        "evaluated once per cohort label. Give the overlapping evaluation sets "
-                        "distinct cohort labels (e.g. by development centre).")
-    return p
-
-
-def _check_outcomes(outcomes: Any, predictions: pd.DataFrame, where: str) -> pd.DataFrame:
-    needed = ["patient_id"]
-    present = set(predictions["endpoint"])
-    for ep in _ENDPOINTS:
-        if ep in present:
-            needed += [f"{ep}_time", f"{ep}_event"] if ep != "orr" else ["orr"]
-    _require(outcomes, "outcomes", needed, where)
-    o = outcomes.loc[:, needed].copy()
-    if o["patient_id"].isna().any():
-        raise DataError(f"{where}: 'outcomes' has rows without a patient_id.")
-    o["patient_id"] = o["patient_id"].astype(str)
-    dup = o["patient_id"].duplicated()
-    if dup.any():
-        raise DataError(f"{where}: patient {o['patient_id'][dup].iloc[0]} appears twice in "
-                        "'outcomes'; give one row per patient.")
-    o = o.set_index("patient_id")
-    unknown = pd.Index(pd.unique(predictions["patient_id"])).difference(o.index)
-    if len(unknown):
-        raise DataError(f"{where}: {len(unknown)} predicted patient(s) have no row in "
-                        f"'outcomes', e.g. {', '.join(map(str, unknown[:3]))}. Pass the outcomes "
-                        "of every evaluated patient.")
-    return o
-
-
-def _endpoint_outcome(o: pd.DataFrame, endpoint: str, where: str) -> pd.DataFrame:
-    """Evaluable patients of one endpoint: columns ``time, event`` or ``y`` (float 0/1)."""
-    if endpoint == "orr":
-        y = pd.to_numeric(o["orr"], errors="coerce").where(o["orr"].notna())
-        bad = o["orr"].notna() & ~y.isin([0.0, 1.0])
-        if bad.any():
-            pid = bad[bad].index[0]
-            raise DataError(f"{where}: patient {pid} has orr = {o.loc[pid, 'orr']!r}; expected "
-                            "1 (response), 0 (none) or missing (not evaluable).")
-        return pd.DataFrame({"y": y[y.notna()].astype(float)})
-    t = pd.to_numeric(o[f"{endpoint}_time"], errors="coerce")
-    ev_raw = o[f"{endpoint}_event"]
-    keep = t.notna() & ev_raw.notna()
-    t = t[keep].astype(float)
-    ev = ev_raw[keep].astype(float)
-    bad = ~ev.isin([0.0, 1.0])
-    if bad.any():
-        pid = bad[bad].index[0]
-        raise DataError(f"{where}: patient {pid} has {endpoint}_event = {ev_raw[pid]!r}; "
-                        "expected True/False (or 1/0).")
-    bad = (t < 0) | ~np.isfinite(t)
-    if bad.any():
-        pid = bad[bad].index[0]
-        raise DataError(f"{where}: patient {pid} has {endpoint}_time = {t[pid]!r}; expected "
-                        "days >= 0.")
-    return pd.DataFrame({"time": t, "event": ev.astype(bool)})
 
 
 # --------------------------------------------------------------------------- statistics
-
-
-@dataclass(frozen=True)
-class _SetScore:
-    """All models of one patient set: estimates (k,), replicates (B, k), counts and note."""
-
-    n: int
-    n_events: int
-    estimate: np.ndarray
-    replicates: np.ndarray | None
-    note: str
-
-
-def _draws(n: int, n_resamples: int, seed: int) -> np.ndarray:
-    # the draws of bootstrap_harrell_c / resample_patients (unstratified)
-    return np.random.default_rng(int(seed)).integers(0, n, size=(n_resamples, n))
-
-
-def _bootstrap_auc(y: np.ndarray, scores: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Mann–Whitney AUC of every column of ``scores`` on every resample, shape (B, k).
-
-    A resample is a multiset of patients; with multiplicities w_i,
-    AUC = Σ_{i case, j control} w_i w_j (1[s_i > s_j] + ½ 1[s_i = s_j]) / (W_case · W_control).
-    Sorting the scores once and summing the control weights per tie group turns the double sum
-    into cumulative sums over groups, O(B · n) per model. NaN where a resample has one class.
-    """
-    b = idx.shape[0]
-    w = _multiplicities(idx)
-    wp = w * y
-    wn = w - wp
-    den = wp.sum(axis=1) * wn.sum(axis=1)
-    out = np.empty((b, scores.shape[1]))
-    for j in range(scores.shape[1]):
-        order = np.argsort(scores[:, j], kind="stable")
-        s = scores[order, j]
-        starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-        gn = np.add.reduceat(wn[:, order], starts, axis=1)
-        gp = np.add.reduceat(wp[:, order], starts, axis=1)
-        below = np.cumsum(gn, axis=1) - gn
-        num = (gp * (below + 0.5 * gn)).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[:, j] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-    return out
-
-
-def _score_set(endpoint: str, outcome: pd.DataFrame, risk: np.ndarray, *, n_resamples: int,
-               seed: int, min_events: int) -> _SetScore:
-    """Estimates and bootstrap replicates of every column of ``risk`` (n, k) on one set."""
-    n, k = risk.shape
-    nan = np.full(k, np.nan)
-    if endpoint == "orr":
-        y = outcome["y"].to_numpy() > 0.5
-        n_pos = int(y.sum())
-        smallest = min(n_pos, n - n_pos)
-        if smallest == 0:
-            return _SetScore(n, n_pos, nan, None, f"one class only ({n_pos} responders of {n}); "
-                                                  "AUC undefined")
-        if smallest < min_events:
-            return _SetScore(n, n_pos, nan, None, f"only {smallest} patients in the smaller "
-                                                  f"class (< {min_events}); not estimated")
-        from hccfusion.evaluation.binary import roc_auc
-
-        est = np.array([roc_auc(y_true=y, score=risk[:, j]).auc for j in range(k)])
-        reps = _bootstrap_auc(y, risk, _draws(n, n_resamples, seed))
-        return _SetScore(n, n_pos, est, reps, "")
-    t = outcome["time"].to_numpy()
-    e = outcome["event"].to_numpy()
-    n_ev = int(e.sum())
-    if n_ev < min_events:
-        return _SetScore(n, n_ev, nan, None, f"only {n_ev} events (< {min_events}); not "
-                                             "estimated")
-    from hccfusion.evaluation.concordance import bootstrap_harrell_c, harrell_c
-
-    try:
-        if n > _PAIRWISE_MAX_N:
-            res = bootstrap_harrell_c(time=t, event=e, risk=risk, n_resamples=n_resamples,
-                                      seed=seed)
-            return _SetScore(n, n_ev, np.asarray(res.estimate, dtype=float), res.replicates, "")
-        est = np.array([harrell_c(time=t, event=e, risk=risk[:, j]).c for j in range(k)])
-    except DataError as err:
-        return _SetScore(n, n_ev, nan, None, f"C undefined: {err}")
-    reps = _bootstrap_harrell_pairs(t, e, risk, _draws(n, n_resamples, seed))
-    return _SetScore(n, n_ev, est, reps, "")
-
-
-#: Above this many patients the O(B·n²) pairwise bootstrap of C gives way to the
-#: O(B·n log n) ``bootstrap_harrell_c`` (memory n² per model).
-_PAIRWISE_MAX_N = 1500
-
-
-def _multiplicities(idx: np.ndarray) -> np.ndarray:
-    """How often each patient is drawn in each resample, shape (B, n), float."""
-    b, n = idx.shape
-    return np.bincount((idx + (np.arange(b) * n)[:, None]).ravel(),
-                       minlength=b * n).reshape(b, n).astype(float)
-
-
-def _bootstrap_harrell_pairs(t: np.ndarray, e: np.ndarray, risk: np.ndarray,
-                             idx: np.ndarray, tied_tol: float = 1e-8) -> np.ndarray:
-    """Harrell's C of every column of ``risk`` on every resample, shape (B, k).
-
-    Same pairs and ties as :func:`hccfusion.evaluation.concordance.harrell_c` (a test pins the
-    two): with M_ij = 1 when (i, j) is comparable (i's event is first) and
-    A_ij = M_ij (1[r_i − r_j > tol] + ½ 1[|r_i − r_j| ≤ tol]), a resample with multiplicities w
-    has C = wᵀ A w / wᵀ M w — copies of one patient are never comparable (M_ii = 0). For the
-    ~150-patient cohorts here one matrix product per model (B × n × n) is faster than
-    the O(B·n log n) counting of ``bootstrap_harrell_c``.
-    """
-    w = _multiplicities(idx)
-    earlier = t[:, None] < t[None, :]
-    same_day = (t[:, None] == t[None, :]) & ~e[None, :]
-    comp = (e[:, None] & (earlier | same_day)).astype(float)
-    den = ((w @ comp) * w).sum(axis=1)
-    out = np.empty((idx.shape[0], risk.shape[1]))
-    for j in range(risk.shape[1]):
-        d = risk[:, j][:, None] - risk[:, j][None, :]
-        score = comp * ((d > tied_tol) + 0.5 * (np.abs(d) <= tied_tol))
-        num = ((w @ score) * w).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[:, j] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-    return out
 
 
 def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:

@@ -22,7 +22,10 @@ integration             every per-patient score against the continuous risk, par
                         population scores between groups (``score_groups``)
 ======================  ======================================================================
 
-``mechanism.json`` records the inputs, settings, notes and the headline.
+``mechanism.json`` records the inputs, settings, notes and the headline. The RNA-seq steps are
+in :mod:`hccfusion.pipeline.mechanism_rna`, the metabolomics step in
+:mod:`hccfusion.pipeline.mechanism_metabolomics`; this module reads the inputs, runs the IHC /
+flow step and the integration, and orchestrates.
 """
 
 from __future__ import annotations
@@ -171,137 +174,6 @@ def _attach_centre(risk: pd.DataFrame, cohort: Path | None, omics: Path,
     return risk
 
 
-# --------------------------------------------------------------------------------- RNA-seq
-
-def _rna(omics: Path, risk: pd.DataFrame, gene_sets: Path | None, n_permutations: int,
-         shrink: bool, seed: int, w: _Writer, notes: list[str], progress: Callable[[str], None]
-         ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    from hccfusion.omics.differential import differential_expression
-    from hccfusion.omics.genesets import packaged_gene_sets, preranked_gsea, read_gmt
-    from hccfusion.omics.pathway_scores import log_cpm, rank_scores
-    from hccfusion.omics.rnaseq import count_qc, validate_counts
-    from hccfusion.reporting.figures.mechanism_gsea import plot_gsea_bar
-    from hccfusion.reporting.figures.mechanism_volcano import plot_volcano
-
-    raw = pd.read_parquet(omics / "rna_counts.parquet")
-    counts = (raw.set_index("gene") if "gene" in raw.columns else raw).T
-    counts.index = counts.index.astype(str)
-    patient = pd.Series(dtype=object)
-    if (omics / "samples.csv").is_file():
-        spec = pd.read_csv(omics / "samples.csv")
-        spec = spec[(spec["kind"] == "rna") & (spec.get("timepoint", "baseline") == "baseline")]
-        patient = spec.set_index("sample_id")["patient_id"].astype(str)
-    qc_meta = pd.read_csv(omics / "rna_qc.csv") if (omics / "rna_qc.csv").is_file() else None
-    if patient.empty and qc_meta is not None:
-        patient = qc_meta.set_index("sample_id")["patient_id"].astype(str)
-    if patient.empty:
-        raise DataError(f"{omics}: RNA samples cannot be matched to patients: add samples.csv "
-                        "or rna_qc.csv with sample_id and patient_id.")
-    keep = [s for s in counts.index if patient.get(s) in risk.index
-            and pd.notna(risk.at[patient.get(s), "group"])]
-    if qc_meta is not None and "qc_pass" in qc_meta.columns:
-        failed = set(qc_meta.loc[qc_meta["qc_pass"].astype(str).str.lower() == "false",
-                                 "sample_id"].astype(str))
-        if failed & set(keep):
-            notes.append(f"RNA-seq: {len(failed & set(keep))} sample(s) failed RNA QC "
-                         "(rna_qc.csv qc_pass) and are left out")
-            keep = [s for s in keep if s not in failed]
-    if not keep:
-        notes.append("RNA-seq skipped: no QC-passed baseline RNA sample belongs to a patient "
-                     "with a risk group")
-        return {}, {}
-    counts = validate_counts(counts.loc[keep])
-    counts = counts.loc[~patient.reindex(counts.index).duplicated().to_numpy()]
-    qc = count_qc(counts)
-    w.table("rna_count_qc", qc)
-    if qc["outlier"].any():
-        notes.append(f"RNA-seq: {int(qc['outlier'].sum())} outlier sample(s) by library size / "
-                     "detected genes left out")
-        counts = counts.loc[~qc["outlier"].to_numpy()]
-    pid = patient.reindex(counts.index)
-    groups = pd.Series(risk.loc[pid, "group"].to_numpy(), index=counts.index).astype(str)
-    cov = pd.DataFrame(index=counts.index)
-    if "center" in risk.columns:
-        cov["center"] = risk.loc[pid, "center"].to_numpy()
-    if qc_meta is not None and "batch" in qc_meta.columns:
-        batch = qc_meta.set_index("sample_id")["batch"].reindex(counts.index).astype(str)
-        if batch.nunique() > 1:
-            nested = "center" in cov and (pd.DataFrame({"b": batch, "c": cov.get("center")})
-                                          .groupby("b")["c"].nunique() <= 1).all()
-            if nested:  # a batch within one centre absorbs the centre effect
-                cov = cov.drop(columns="center")
-            cov["batch"] = batch
-    progress(f"RNA-seq: DESeq2 on {counts.shape[0]} samples x {counts.shape[1]} genes")
-    try:
-        de = differential_expression(counts=counts, groups=groups,
-                                     covariates=cov if cov.shape[1] else None,
-                                     reference=ORDER[0], shrink=shrink, seed=seed)
-    except DataError as err:
-        if "confounded" not in str(err) or "batch" not in cov:
-            raise
-        notes.append("RNA-seq: sequencing batch is confounded with the risk group; DE adjusted "
-                     "for centre only")
-        cen = pd.DataFrame({"center": risk.loc[pid, "center"].to_numpy()}, index=counts.index) \
-            if "center" in risk.columns else None
-        de = differential_expression(counts=counts, groups=groups, covariates=cen,
-                                     reference=ORDER[0], shrink=shrink, seed=seed)
-    table = de.table.copy()
-    with np.errstate(divide="ignore"):
-        table["neg_log10_padj"] = -np.log10(table["padj"].to_numpy(float))
-    table["deg"] = ((table["padj"] < DEG_PADJ) & (table["log2_fold_change"].abs() >= DEG_ABS_LFC)
-                    ).fillna(False).astype(bool)
-    table.insert(0, "design", de.design)
-    w.table("de", table)
-    w.figure("de_volcano", lambda: plot_volcano(table, x="log2_fold_change", q="padj",
-                                                label="gene", min_abs_x=DEG_ABS_LFC))
-    sets = dict(read_gmt(gene_sets) if gene_sets is not None else packaged_gene_sets())
-    progress(f"RNA-seq: preranked GSEA over {len(sets)} gene sets")
-    gsea = preranked_gsea(ranking=de.table.set_index("gene")["stat"], gene_sets=sets,
-                          permutations=n_permutations, seed=seed)
-    gsea["direction_in_high_risk"] = np.where(gsea["nes"] > 0, "up", "down")
-    w.table("gsea", gsea)
-    w.figure("gsea_nes", lambda: plot_gsea_bar(gsea, q_max=Q_MAX))
-    scores = rank_scores(log_cpm(counts), sets)
-    scores.index = pid.to_numpy()
-    scores.index.name = "patient_id"
-    w.table("pathway_scores", scores.reset_index())
-    out = {"pathway": scores}
-    out.update(_deconvolution(counts, pid, w, notes))
-    head = {"rna_samples": int(counts.shape[0]), "genes_tested": int(len(de.table)),
-            "design": de.design, "n_deg": int(table["deg"].sum()),
-            "gsea_significant": gsea.loc[gsea["fdr"] < Q_MAX, ["term", "nes", "fdr"]]
-            .to_dict("records")}
-    return out, head
-
-
-def _deconvolution(counts: pd.DataFrame, pid: pd.Series, w: _Writer,
-                   notes: list[str]) -> dict[str, pd.DataFrame]:
-    """MCP-counter populations and ESTIMATE immune/stromal scores on log2 CPM, per patient."""
-    import importlib.util
-
-    if importlib.util.find_spec("hccfusion.omics.deconvolution") is None:
-        notes.append("immune deconvolution skipped: hccfusion.omics.deconvolution is not "
-                     "installed")
-        return {}
-    from hccfusion.omics import deconvolution
-    from hccfusion.omics.pathway_scores import log_cpm
-
-    expr = log_cpm(counts)
-    found: dict[str, pd.DataFrame] = {}
-    mcp = deconvolution.mcp_counter_scores(expr)
-    w.table("mcp_counter_markers", mcp.markers_used)
-    found["immune_population"] = mcp.scores
-    try:
-        found["estimate"] = deconvolution.immune_stromal_scores(expr)
-    except DataError as err:
-        notes.append(f"ESTIMATE immune/stromal scores skipped: {err}")
-    for frame in found.values():
-        frame.index = pid.reindex(frame.index).to_numpy()
-        frame.index.name = "patient_id"
-    w.table("immune_populations", pd.concat(list(found.values()), axis=1).reset_index())
-    return found
-
-
 # ------------------------------------------------------------------------- IHC and flow
 
 def _assays(omics: Path, risk: pd.DataFrame, w: _Writer,
@@ -332,82 +204,6 @@ def _assays(omics: Path, risk: pd.DataFrame, w: _Writer,
                                                 ["assay", "site", "feature", "q"]]
             .to_dict("records")}
     return {k: v for k, v in out.items() if v.shape[1]}, head
-
-
-# -------------------------------------------------------------------------- metabolomics
-
-def _metabolomics(omics: Path, risk: pd.DataFrame, metabolite_sets: Path | None,
-                  plsda_permutations: int, seed: int, w: _Writer, notes: list[str]
-                  ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    from hccfusion.omics import metabolomics as mx
-    from hccfusion.omics.plsda import plsda, plsda_permutation_test
-    from hccfusion.reporting.figures.mechanism_volcano import plot_volcano
-
-    peaks = pd.read_parquet(omics / "metabolomics_intensities.parquet").set_index("injection_id")
-    inj = pd.read_csv(omics / "metabolomics_injections.csv").set_index("injection_id")
-    is_qc = inj["sample_type"].astype(str).str.lower() == "qc"
-    qc = peaks.loc[peaks.index.intersection(inj.index[is_qc])]
-    samp = inj[~is_qc & inj["patient_id"].astype(str).isin(risk.index)]
-    samp = samp[~samp["patient_id"].duplicated()]
-    x = peaks.loc[samp.index]
-    x.index = samp["patient_id"].astype(str).to_numpy()
-    x.index.name = "patient_id"
-    groups = risk["group"].reindex(x.index)
-    x, groups = x[groups.notna().to_numpy()], groups.dropna().astype(str)
-    smallest = int(groups.value_counts().reindex(list(ORDER), fill_value=0).min())
-    if smallest < 3:
-        notes.append(f"metabolomics skipped: a risk group has {smallest} profiled patient(s); "
-                     "at least 3 per group are needed")
-        return {}, {}
-    filt = mx.FeatureFilter(max_qc_rsd=0.30 if len(qc) >= 2 else None, max_missing=0.5,
-                            max_missing_group=0.2)
-    if len(qc) < 2:
-        notes.append("metabolomics: fewer than 2 pooled-QC injections, QC-RSD filter skipped")
-    filt.fit(x, qc=qc if len(qc) >= 2 else None, groups=groups)
-    w.table("metabolomics_filter", filt.report_)
-    kept = filt.transform(x)
-    imputed = mx.HalfMinimumImputer().fit(kept).transform(kept)
-    normalised = mx.PQNNormalizer().fit(imputed).transform(imputed)
-    scaled = mx.LogParetoScaler().fit(normalised).transform(normalised)
-    pc = mx.pca(scaled, n_components=2)
-    w.table("metabolomics_pca", pc.scores.assign(group=groups.reindex(pc.scores.index))
-            .reset_index())
-    logged = np.log2(normalised)
-    n_folds = int(min(7, groups.value_counts().min()))
-    model = plsda(logged, groups, order=ORDER, n_components=2, n_folds=n_folds, seed=seed)
-    perm = plsda_permutation_test(logged, groups, order=ORDER, n_permutations=plsda_permutations,
-                                  n_folds=n_folds, seed=seed)
-    w.table("metabolomics_plsda", pd.DataFrame([{
-        "n_low": int((groups == ORDER[0]).sum()), "n_high": int((groups == ORDER[1]).sum()),
-        "n_features": int(logged.shape[1]), "n_components": model.n_components,
-        "n_folds": n_folds, "r2x": model.r2x, "r2y": model.r2y, "q2": model.q2,
-        "n_permutations": perm.n_permutations, "q2_permutation_p": perm.p_value}]))
-    uni = mx.volcano_table(normalised, groups, order=ORDER, vip=model.vip)
-    names = {}
-    if (omics / "metabolomics_features.csv").is_file():
-        ann = pd.read_csv(omics / "metabolomics_features.csv")
-        if {"feature_id", "name"} <= set(ann.columns):
-            named = ann.dropna(subset=["name"])
-            names = named.set_index("feature_id")["name"].astype(str).to_dict()
-    uni.insert(1, "name", uni["feature"].map(names).fillna(uni["feature"]))
-    w.table("metabolomics_univariate", uni)
-    w.figure("metabolomics_volcano", lambda: plot_volcano(
-        uni, x="log2_fc", q="q", label="name", min_abs_x=0.585,
-        xlabel="log2 fold change (high vs low risk)"))
-    if metabolite_sets is not None:
-        from hccfusion.omics.metabolite_sets import over_representation, read_metabolite_sets
-
-        label = uni.set_index("feature")["name"]
-        ora = over_representation(set(label[uni.set_index("feature")["differential"]]),
-                                  background=set(label), sets=read_metabolite_sets(
-                                      metabolite_sets))
-        w.table("metabolite_ora", ora)
-    scores = logged.copy()
-    scores.columns = [f"{c} {names[c]}" if c in names else str(c) for c in scores.columns]
-    head = {"metabolomics_patients": int(len(x)), "metabolites_kept": int(logged.shape[1]),
-            "plsda_q2": model.q2, "plsda_permutation_p": perm.p_value,
-            "differential_metabolites": int(uni["differential"].sum())}
-    return {"metabolite": scores}, head
 
 
 # -------------------------------------------------------------------------------- job
@@ -463,6 +259,9 @@ def run_mechanism(*, cohort: Path | str | None, predictions: Path | str, omics_r
     DataError
         If the predictions lack a column or repeat a patient, or an omics table breaks its rules.
     """
+    from hccfusion.pipeline.mechanism_metabolomics import _metabolomics
+    from hccfusion.pipeline.mechanism_rna import _rna
+
     start = time.perf_counter()
     say = progress or (lambda _text: None)
     omics = Path(omics_root)

@@ -16,13 +16,16 @@ an estimator whose ``transform`` is identical to the original's, bit for bit.
   (Kvamme & Borgan 2021, "Continuous and discrete-time survival prediction with neural networks",
   Lifetime Data Anal. 27:710; the pycox ``LabTransDiscreteTime`` "quantiles" scheme).
 
+:class:`CategoryEncoder` lives in :mod:`hccfusion.training.category_codes`, :class:`TimeBins` in
+:mod:`hccfusion.training.time_bins` and the shared checks in
+:mod:`hccfusion.training._frame_checks`; both classes are re-exported here.
+
 Frames passed to ``fit`` / ``transform`` are indexed by ``patient_id``; columns the estimator was
 not fitted on are ignored, a column it was fitted on that is missing is a :class:`DataError`.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,55 +33,32 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hccfusion.errors import DataError, SchemaVersionError, UsageError, unknown_option
+from hccfusion.errors import DataError, UsageError, unknown_option
+from hccfusion.training import time_bins as _time_bins
+from hccfusion.training._frame_checks import (
+    FORMAT_VERSION,
+    _categories,
+    _check_columns_param,
+    _check_frame,
+    _check_kind,
+    _floats,
+    _not_fitted,
+    _require_columns,
+    _require_rows,
+)
+from hccfusion.training.category_codes import CategoryEncoder  # re-exported
+from hccfusion.training.time_bins import TimeBins  # re-exported
 
 __all__ = ["TabularPreprocessor", "VectorPreprocessor", "CategoryEncoder", "TimeBins",
            "Preprocessor", "preprocessor_from_dict"]
 
-FORMAT_VERSION = 1
+#: Re-exported from :mod:`hccfusion.training.time_bins`.
+TIME_BIN_SCHEMES = _time_bins.TIME_BIN_SCHEMES
 OTHER = "other"
 _MISSING_SUFFIX = "__missing"
 
 
-# --------------------------------------------------------------------------- shared helpers
-
-def _check_columns_param(value: object, name: str, where: str) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, Sequence | pd.Index | np.ndarray):
-        raise UsageError(f"The '{name}' parameter of {where} must be a list of column names. "
-                         f"Got {value!r} instead.")
-    columns = list(value)
-    bad = [c for c in columns if not isinstance(c, str)]
-    if bad:
-        raise UsageError(f"The '{name}' parameter of {where} must hold column names (str). "
-                         f"Got {bad[:5]!r} instead.")
-    dupes = sorted({c for c in columns if columns.count(c) > 1})
-    if dupes:
-        raise UsageError(f"The '{name}' parameter of {where} lists {dupes} more than once; "
-                         f"name each column once.")
-    return columns
-
-
-def _check_frame(frame: object, where: str) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise UsageError(f"The 'frame' parameter of {where} must be a pandas DataFrame indexed "
-                         f"by patient_id. Got {type(frame).__name__} instead.")
-    return frame
-
-
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], where: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(f"{where}: the frame lacks column(s) {missing} that the preprocessor "
-                        f"{'needs' if 'fit' in where else 'was fitted on'}; "
-                        f"it has {len(frame.columns)} columns. Add the column(s) "
-                        f"(NaN where unknown).")
-
-
-def _require_rows(frame: pd.DataFrame, where: str) -> None:
-    if len(frame) == 0:
-        raise DataError(f"{where}: the frame has no rows; fit on at least one training "
-                        f"patient.")
-
+# --------------------------------------------------------------------------- numeric helpers
 
 def _numeric(frame: pd.DataFrame, column: str, where: str) -> np.ndarray:
     """A column as float64 with NaN for missing; text or infinite values are a DataError."""
@@ -122,53 +102,6 @@ def _log1p(values: np.ndarray, column: str, index: pd.Index, where: str) -> np.n
                         f"{values[negative][:5].tolist()}. Remove it from 'log' or fix the "
                         f"values.")
     return np.log1p(values)
-
-
-def _category(value: object) -> str | None:
-    """One categorical value as a level name: None for missing; 1, 1.0 and "1" are one level."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float | np.floating):
-        if math.isnan(value):
-            return None
-        if float(value).is_integer():
-            return str(int(value))
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    text = str(value).strip()
-    return text or None
-
-
-def _categories(frame: pd.DataFrame, column: str) -> list[str | None]:
-    return [_category(v) for v in frame[column].tolist()]
-
-
-def _not_fitted(obj: object, attribute: str) -> None:
-    if not hasattr(obj, attribute):
-        name = type(obj).__name__
-        raise UsageError(f"This {name} is not fitted yet; call {name}.fit(...) on the training "
-                         f"patients first (or {name}.from_dict(...) to load a fitted one).")
-
-
-def _check_kind(d: object, kind: str, cls: str) -> Mapping[str, Any]:
-    if not isinstance(d, Mapping):
-        raise DataError(f"{cls}.from_dict needs a dict from {cls}.to_dict(). "
-                        f"Got {type(d).__name__} instead.")
-    if d.get("kind") != kind:
-        raise DataError(f"{cls}.from_dict needs a dict with kind '{kind}'. "
-                        f"Got kind {d.get('kind')!r} instead.")
-    if d.get("version") != FORMAT_VERSION:
-        raise SchemaVersionError(f"{cls}: the dict has format version {d.get('version')!r}; "
-                                 f"this hccfusion reads version {FORMAT_VERSION}. Refit the "
-                                 f"preprocessor or use the hccfusion version that wrote it.")
-    return d
-
-
-def _floats(values: np.ndarray) -> list[float]:
-    # Python floats print their shortest round-tripping repr, so JSON keeps every bit
-    return [float(v) for v in np.asarray(values, dtype=np.float64).ravel()]
 
 
 def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -621,223 +554,6 @@ class VectorPreprocessor:
 
 
 # --------------------------------------------------------------------------- category codes
-
-class CategoryEncoder:
-    """Categorical columns → integer codes for embedding layers.
-
-    Each column's training levels (sorted by name) get the codes ``1..k``; code 0 is shared by
-    missing values and levels unseen in training. ``cardinalities_`` counts the 0 code
-    (``k + 1``), so it is the ``num_embeddings`` of the column's embedding table. The values 1,
-    1.0 and "1" are the same level.
-
-    Attributes
-    ----------
-    levels_ : dict[str, list[str]]
-    cardinalities_ : list of int
-        ``len(levels_[c]) + 1`` per column, in ``columns`` order.
-    feature_names_out_ : list of str
-    transform_report_ : dict
-        Set by ``transform``: ``{"unknown_levels": {col: {level: n}}, "missing": {col: n}}``.
-    """
-
-    def __init__(self, columns: Sequence[str] = ()) -> None:
-        self.columns = columns
-
-    def fit(self, frame: pd.DataFrame) -> CategoryEncoder:
-        """Learn each column's levels from the training patients."""
-        columns = _check_columns_param(self.columns, "columns", "CategoryEncoder")
-        if not columns:
-            raise UsageError("The 'columns' parameter of CategoryEncoder must name at least "
-                             "one column. Got [] instead.")
-        where = "CategoryEncoder.fit"
-        frame = _check_frame(frame, where)
-        _require_columns(frame, columns, where)
-        _require_rows(frame, where)
-        self.columns_ = columns
-        self.levels_ = {c: sorted({v for v in _categories(frame, c) if v is not None})
-                        for c in columns}
-        self._derive()
-        return self
-
-    def _derive(self) -> None:
-        self.cardinalities_ = [len(self.levels_[c]) + 1 for c in self.columns_]
-        self.feature_names_out_ = list(self.columns_)
-
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """Codes, int64 ``[n_patients, len(columns)]`` (0 = unknown / missing)."""
-        _not_fitted(self, "cardinalities_")
-        where = "CategoryEncoder.transform"
-        frame = _check_frame(frame, where)
-        _require_columns(frame, self.columns_, where)
-        out = np.zeros((len(frame), len(self.columns_)), dtype=np.int64)
-        unknown: dict[str, dict[str, int]] = {}
-        missing: dict[str, int] = {}
-        for j, col in enumerate(self.columns_):
-            code = {level: i + 1 for i, level in enumerate(self.levels_[col])}
-            for row, value in enumerate(_categories(frame, col)):
-                if value is None:
-                    missing[col] = missing.get(col, 0) + 1
-                elif value in code:
-                    out[row, j] = code[value]
-                else:
-                    seen = unknown.setdefault(col, {})
-                    seen[value] = seen.get(value, 0) + 1
-        self.transform_report_ = {"unknown_levels": unknown, "missing": missing}
-        return out
-
-    def fit_transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """``fit(frame).transform(frame)``."""
-        return self.fit(frame).transform(frame)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fitted state as a JSON-able dict (``kind`` "category")."""
-        _not_fitted(self, "cardinalities_")
-        return {"kind": "category", "version": FORMAT_VERSION,
-                "params": {"columns": list(self.columns_)},
-                "levels": {c: list(self.levels_[c]) for c in self.columns_},
-                "cardinalities": list(self.cardinalities_)}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> CategoryEncoder:
-        """A fitted encoder from :meth:`to_dict`'s dict."""
-        d = _check_kind(d, "category", cls.__name__)
-        try:
-            self = cls(**d["params"])
-            self.columns_ = _check_columns_param(self.columns, "columns", "CategoryEncoder")
-            self.levels_ = {c: [str(v) for v in d["levels"][c]] for c in self.columns_}
-        except (KeyError, TypeError) as err:
-            raise DataError(f"CategoryEncoder.from_dict: the dict is incomplete or malformed "
-                            f"({err!r}); write it with to_dict().") from err
-        self._derive()
-        return self
-
-
-# --------------------------------------------------------------------------- time bins
-
-TIME_BIN_SCHEMES = ("quantile", "uniform")
-
-
-class TimeBins:
-    """Discrete-time survival bins fitted on training patients (no leakage of test times).
-
-    ``scheme="quantile"``: the interior edges are the ``k / n_bins`` quantiles
-    (``k = 1..n_bins-1``, linear interpolation) of the training patients' *event* times, so each
-    bin holds about as many training events (Kvamme & Borgan 2021; pycox
-    ``LabTransDiscreteTime(scheme="quantiles")``); censored times do not move them.
-    ``scheme="uniform"``: equally spaced edges. Either way the first edge is 0 and the last is
-    the largest training time (event or censored). Repeated edges (tied event times) are merged,
-    so ``n_bins_`` can be smaller than ``n_bins``: build the head with ``n_bins_``.
-
-    Bin ``k`` is the interval ``(edges_[k], edges_[k + 1]]`` (bin 0 also holds time 0): an
-    event at exactly an edge falls in the bin that the edge closes. Times beyond the last edge
-    go to the last bin.
-
-    Attributes
-    ----------
-    edges_ : ndarray [n_bins_ + 1]
-        Days, strictly increasing, ``edges_[0] == 0``.
-    n_bins_ : int
-    """
-
-    def __init__(self, n_bins: int = 8, scheme: str = "quantile") -> None:
-        self.n_bins = n_bins
-        self.scheme = scheme
-
-    def _check_params(self) -> None:
-        if isinstance(self.n_bins, bool) or not isinstance(self.n_bins, int) or self.n_bins < 1:
-            raise UsageError(f"The 'n_bins' parameter of TimeBins must be an int >= 1. "
-                             f"Got {self.n_bins!r} instead.")
-        if self.scheme not in TIME_BIN_SCHEMES:
-            raise unknown_option("time-bin scheme", str(self.scheme), TIME_BIN_SCHEMES)
-
-    def fit(self, *, time: Sequence[float] | np.ndarray, event: Sequence[bool] | np.ndarray
-            ) -> TimeBins:
-        """Learn the edges from the training patients' survival.
-
-        Parameters
-        ----------
-        time : array [n_patients]
-            Days, finite, >= 0.
-        event : array [n_patients]
-            bool (True = event observed); 0/1 integers are accepted, nothing else.
-        """
-        self._check_params()
-        time_arr = _times(time, "TimeBins.fit")
-        event_arr = np.asarray(event)
-        if event_arr.shape != time_arr.shape:
-            raise UsageError(f"The 'event' parameter of TimeBins.fit must have one value per "
-                             f"time ({time_arr.shape[0]}). Got shape {event_arr.shape} instead.")
-        if event_arr.dtype != bool:
-            if not np.isin(event_arr, (0, 1)).all():
-                raise UsageError("The 'event' parameter of TimeBins.fit must be boolean "
-                                 "(True = event) or 0/1. Got other values instead (e.g. R's "
-                                 "1/2 status coding: convert it with status == 2).")
-            event_arr = event_arr.astype(bool)
-        if time_arr.size == 0 or time_arr.max() <= 0:
-            raise DataError("TimeBins.fit: needs at least one training time > 0; got "
-                            f"{time_arr.size} time(s), max {time_arr.max(initial=0.0)}.")
-        last = float(time_arr.max())
-        if self.scheme == "quantile":
-            events = time_arr[event_arr]
-            if events.size == 0:
-                raise DataError("TimeBins.fit: the quantile scheme needs at least one event "
-                                "among the training patients; got none. Use "
-                                "scheme='uniform' or more patients.")
-            probs = np.arange(1, self.n_bins) / self.n_bins
-            interior = np.quantile(events, probs) if probs.size else np.zeros(0)
-        else:
-            interior = np.linspace(0.0, last, self.n_bins + 1)[1:-1]
-        interior = interior[(interior > 0) & (interior < last)]
-        self.edges_ = np.unique(np.concatenate([[0.0], interior, [last]]))
-        self.n_bins_ = len(self.edges_) - 1
-        return self
-
-    def bin_index(self, time: Sequence[float] | np.ndarray) -> np.ndarray:
-        """The bin of each time, int64 ``[n]`` in ``0..n_bins_-1``."""
-        _not_fitted(self, "edges_")
-        t = _times(time, "TimeBins.bin_index")
-        index = np.searchsorted(self.edges_[1:-1], t, side="left")
-        return np.minimum(index, self.n_bins_ - 1).astype(np.int64)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fitted state as a JSON-able dict (``kind`` "time_bins")."""
-        _not_fitted(self, "edges_")
-        return {"kind": "time_bins", "version": FORMAT_VERSION,
-                "params": {"n_bins": self.n_bins, "scheme": self.scheme},
-                "edges": _floats(self.edges_)}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> TimeBins:
-        """Fitted bins from :meth:`to_dict`'s dict."""
-        d = _check_kind(d, "time_bins", cls.__name__)
-        try:
-            self = cls(**d["params"])
-            self._check_params()
-            edges = np.asarray(d["edges"], dtype=np.float64)
-        except (KeyError, TypeError, ValueError) as err:
-            raise DataError(f"TimeBins.from_dict: the dict is incomplete or malformed "
-                            f"({err!r}); write it with to_dict().") from err
-        if edges.ndim != 1 or edges.size < 2 or edges[0] != 0 or np.any(np.diff(edges) <= 0):
-            raise DataError(f"TimeBins.from_dict: the edges must start at 0 and increase "
-                            f"strictly. Got {edges.tolist()} instead.")
-        self.edges_, self.n_bins_ = edges, len(edges) - 1
-        return self
-
-
-def _times(time: object, where: str) -> np.ndarray:
-    try:
-        t = np.asarray(time, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise UsageError(f"The 'time' parameter of {where} must be numeric days. "
-                         f"Got {type(time).__name__} that is not instead.") from err
-    if t.ndim != 1:
-        raise UsageError(f"The 'time' parameter of {where} must be 1-D [n]. "
-                         f"Got shape {t.shape} instead.")
-    if not np.isfinite(t).all() or (t < 0).any():
-        raise DataError(f"The 'time' parameter of {where} must be finite days >= 0; "
-                        f"got NaN, infinite or negative values at positions "
-                        f"{np.flatnonzero(~np.isfinite(t) | (t < 0))[:5].tolist()}.")
-    return t
 
 
 # --------------------------------------------------------------------------- dispatch

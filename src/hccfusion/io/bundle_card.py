@@ -1,0 +1,195 @@
+"""The model card of a bundle: :func:`render_model_card` and its prose helpers.
+
+Renders a :class:`~hccfusion.io.bundle.ModelBundle` as Markdown (intended use, model, training
+data, risk groups, metrics, expected features, limitations). Re-exported from
+:mod:`hccfusion.io.bundle`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from hccfusion.io.bundle_specs import _describe
+
+if TYPE_CHECKING:
+    from hccfusion.io.bundle import ModelBundle
+
+__all__ = ["render_model_card"]
+
+
+_ENDPOINT_NAMES = {"os": "overall survival (OS)", "pfs": "progression-free survival (PFS)",
+                   "response": "objective response (ORR, mRECIST)",
+                   "orr": "objective response (ORR, mRECIST)",
+                   "bor": "best overall response (CR < PR < SD < PD, ordinal)"}
+
+
+def _head_prose(name: str, head: Any) -> str:
+    label = _ENDPOINT_NAMES.get(name, name)
+    if isinstance(head, Mapping):
+        kind = head.get("kind")
+        if kind == "discrete":
+            bins = head.get("n_bins")
+            extra = f" over {bins} time bins" if bins else ""
+            return (f"{label}: discrete-time (logistic-hazard) head{extra}; risk = minus the "
+                    "area under the predicted survival curve (higher = worse)")
+        if kind == "cox":
+            return f"{label}: Cox head; risk = log relative hazard (higher = worse)"
+        if kind:
+            return f"{label}: {kind} head"
+    if name in ("response", "orr"):
+        return f"{label}: probability of response"
+    if name == "bor":
+        return f"{label}: cumulative-link ordinal head"
+    return label
+
+
+def _spec_prose(modality: str, spec: Mapping[str, Any]) -> str:
+    if not spec:
+        return f"- **{modality}**: no feature settings recorded."
+    if modality == "clinical" and isinstance(spec.get("columns"), list):
+        cols = spec["columns"]
+        return (f"- **clinical**: {len(cols)} baseline variables: "
+                + ", ".join(f"`{c}`" for c in cols) + ".")
+    return f"- **{modality}**: features from {_describe(modality, spec)}."
+
+
+def _metrics_md(metrics: Any) -> list[str]:
+    if metrics is None:
+        return ["No performance figures were given when this bundle was written; see the "
+                "evaluation folder of the run."]
+    if isinstance(metrics, list) and metrics and all(isinstance(r, dict) for r in metrics):
+        cols = list(dict.fromkeys(k for row in metrics for k in row))
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        for row in metrics:
+            lines.append("| " + " | ".join(_cell(row.get(c)) for c in cols) + " |")
+        return lines
+    lines: list[str] = []
+
+    def walk(obj: Any, prefix: str) -> None:
+        if isinstance(obj, dict):
+            for key, value in obj.items():
+                walk(value, f"{prefix} / {key}" if prefix else str(key))
+        else:
+            lines.append(f"- {prefix}: {_cell(obj)}")
+
+    walk(metrics, "")
+    return lines or ["(empty)"]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, list):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_cell(v)}" for k, v in value.items())
+    return str(value)
+
+
+def render_model_card(bundle: ModelBundle) -> str:
+    """The model card of a bundle as Markdown (Mitchell et al., "Model Cards for Model
+    Reporting", FAT* 2019): intended use, model, training data, risk groups, metrics as given,
+    expected features in prose, and limitations.
+
+    Parameters
+    ----------
+    bundle
+        A bundle as read by :func:`read_bundle` (or built by :func:`write_bundle` before
+        writing).
+
+    Returns
+    -------
+    str
+        Markdown text, ending in a newline.
+    """
+    b = bundle
+    summary = b.summary or {}
+    heads = b.model_config.get("heads") if isinstance(b.model_config, Mapping) else None
+    heads = heads if isinstance(heads, Mapping) else {}
+    fusion = b.model_config.get("fusion") if isinstance(b.model_config, Mapping) else None
+    fusion_name = fusion.get("name") if isinstance(fusion, Mapping) else fusion
+
+    lines = [
+        "# Model card: hccfusion multimodal outcome model",
+        "",
+        f"Written {b.created_at} by hccfusion {b.package_version} (bundle format "
+        f"{b.format_version}); config hash `{b.config_hash}`, weights sha256 "
+        f"`{b.weights_sha256}`, training seed {b.seed}.",
+        "",
+        "## Intended use",
+        "",
+        "Research use only. The model estimates, from data available before treatment, the "
+        "outcome risk of adults with unresectable hepatocellular carcinoma starting "
+        "intra-arterial therapy (TACE or HAIC) combined with a tyrosine kinase inhibitor and a "
+        "PD-1 inhibitor. It is not a medical device, has not been validated prospectively for "
+        "clinical decisions, and must not be used to choose or withhold treatment.",
+        "",
+        "## Model",
+        "",
+        f"- Input modalities: {', '.join(b.modalities)} (a patient may lack any but one; missing "
+        "modalities are masked).",
+    ]
+    if fusion_name:
+        lines.append(f"- Fusion: {fusion_name}.")
+    n_weights = b.meta.get("n_weights", sum(t.numel() for t in b.state_dict.values()))
+    lines.append(f"- Weights: {n_weights} numbers (parameters and buffers).")
+    lines.append("- Outputs:")
+    for name in b.endpoints:
+        lines.append(f"  - {_head_prose(name, heads.get(name))}.")
+    if b.time_bins:
+        for name, payload in b.time_bins.items():
+            edges = None
+            if isinstance(payload, dict):
+                edges = payload.get("edges_", payload.get("edges"))
+            if isinstance(edges, list) and edges:
+                lines.append(f"- Time bins ({name}, fitted on training event times): edges "
+                             + ", ".join(f"{float(e):g}" for e in edges) + " days.")
+
+    lines += ["", "## Training data", ""]
+    known = [("n_patients", "Patients"), ("n_events", "Events"), ("centres", "Centres"),
+             ("split_id", "Split"), ("cohort_label", "Cohort")]
+    for key, label in known:
+        if key in summary:
+            lines.append(f"- {label}: {_cell(summary[key])}.")
+    for key, value in summary.items():
+        if key not in dict(known) and key != "simulated":
+            lines.append(f"- {key}: {_cell(value)}.")
+    if summary.get("simulated"):
+        lines.append("- The training patients were **simulated** (hccfusion's cohort simulator); "
+                     "the weights say nothing about real patients.")
+    lines.append("- Every preprocessor, time bin and cut-off was fitted on the training patients "
+                 f"only ({', '.join(sorted(b.preprocessors)) or 'no preprocessors'}).")
+
+    lines += ["", "## Risk groups", ""]
+    if b.cutoffs:
+        for name, payload in b.cutoffs.items():
+            labels = payload.get("labels") or []
+            values = payload.get("cutoffs") or []
+            n_train = payload.get("n_train")
+            shown = ", ".join(f"{float(v):.6g}" for v in values)
+            lines.append(f"- {name}: {payload.get('kind', '?')} cut-off(s) {shown} on the risk "
+                         f"score, frozen on {n_train if n_train is not None else 'the'} training "
+                         "patients; "
+                         f"groups {' < '.join(labels)} (risk <= cut-off → lower group).")
+    else:
+        lines.append("No risk-group cut-offs are frozen in this bundle.")
+
+    lines += ["", "## Performance (as given at export)", ""] + _metrics_md(b.metrics)
+
+    lines += ["", "## Expected input features", "",
+              "Predictions are only valid for features made the same way; features whose "
+              "recorded settings differ from these are refused.", ""]
+    for modality in b.modalities:
+        lines.append(_spec_prose(modality, b.feature_specs.get(modality, {})))
+
+    lines += ["", "## Limitations", "",
+              "- Trained on the patients summarised above; performance may be lower in other "
+              "centres, scanners, slide scanners, assays or treatment regimens.",
+              "- Risks are relative rankings unless calibrated; cut-offs were frozen on the "
+              "training patients and are not re-fitted on new data.",
+              "- Retrospective data carry selection and measurement biases."]
+    lines += [f"- {text}" for text in b.limitations]
+    return "\n".join(lines) + "\n"
