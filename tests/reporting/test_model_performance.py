@@ -444,8 +444,10 @@ def test_build_report_with_and_without_evaluation(tmp_path: Path) -> None:
     from hccfusion.pipeline.demo import run_demo
     from hccfusion.pipeline.report import build_report
 
-    demo = run_demo(out=tmp_path / "demo", n_patients=40, seed=3, modalities=("clinical",))
-    plain = demo.paths["report"].read_text(encoding="utf-8")  # built without evaluation
+    demo = run_demo(out=tmp_path / "demo", n_patients=40, seed=3, modalities=("clinical",),
+                    n_outer=2, n_resamples=50)
+    plain = build_report(cohort=demo.paths["cohort"], endpoints=demo.paths["endpoints"],
+                         out=tmp_path / "plain").path.read_text(encoding="utf-8")
     model = plain[plain.index('id="model"'):]
     assert OLD_NOTE in model and "<table>" not in model
     folder = _write(tmp_path / "evaluation", parts=("paired_differences",))
