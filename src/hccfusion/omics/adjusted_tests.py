@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from hccfusion.errors import DataError, UsageError, unknown_option
+from hccfusion.omics.covariates import covariates_for_samples
 from hccfusion.omics.multiple_testing import bh_fdr
 
 __all__ = ["ADJUSTED_METHODS", "ADJUSTED_STATUSES", "compare_groups_adjusted"]
@@ -68,19 +69,7 @@ def _check_covariates(covariates: object, samples: pd.Index) -> pd.DataFrame:
     if not covariates.index.is_unique:
         raise DataError(f"sample_id '{covariates.index[covariates.index.duplicated()][0]}' "
                         "appears more than once in 'covariates'.")
-    missing = samples.difference(covariates.index)
-    if len(missing):
-        raise DataError(f"{len(missing)} sample(s) have no covariates (e.g. "
-                        f"{', '.join(map(str, missing[:5]))}).")
-    cov = covariates.reindex(samples)
-    for name in cov.columns:
-        if cov[name].isna().any():
-            raise DataError(f"Covariate '{name}' is missing for sample "
-                            f"{cov.index[cov[name].isna()][0]}; impute it or drop the sample.")
-        if cov[name].nunique() < 2:
-            raise DataError(f"Covariate '{name}' takes a single value; it cannot be adjusted for "
-                            "(drop it from 'covariates').")
-    return cov
+    return covariates_for_samples(covariates, samples)
 
 
 def _is_numeric(column: pd.Series) -> bool:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from hccfusion.errors import DataError, UsageError
 from hccfusion.omics.rnaseq import validate_counts
+from hccfusion.omics.covariates import covariates_for_samples
 
 GROUP_COLUMN = "group"
 TABLE_COLUMNS: tuple[str, ...] = ("gene", "base_mean", "log2_fold_change", "lfc_se", "stat",
@@ -106,19 +107,7 @@ def _check_covariates(covariates: pd.DataFrame | None, samples: pd.Index) -> pd.
             raise UsageError("The 'covariates' parameter of differential_expression must have "
                              "column names usable in a formula (letters, digits, '_'; not "
                              f"'{GROUP_COLUMN}'). Got {name!r} instead.")
-    missing = samples.difference(covariates.index)
-    if len(missing):
-        raise DataError(f"{len(missing)} sample(s) have no covariates (e.g. "
-                        f"{', '.join(map(str, missing[:5]))}).")
-    cov = covariates.reindex(samples)
-    for name in cov.columns:
-        if cov[name].isna().any():
-            raise DataError(f"Covariate '{name}' is missing for sample "
-                            f"{cov.index[cov[name].isna()][0]}.")
-        if cov[name].nunique() < 2:
-            raise DataError(f"Covariate '{name}' takes a single value; it cannot be adjusted for "
-                            "(drop it from 'covariates').")
-    return cov
+    return covariates_for_samples(covariates, samples)
 
 
 def differential_expression(*, counts: pd.DataFrame, groups: pd.Series,

@@ -86,9 +86,14 @@ def _attribution(run: Path, out: Path, *, config: dict, seed: int,
     progress(f"attribution: modality Shapley values over {len(test)} external patients")
     ref = float(np.nanmean(predict_frame(fitted, data, train)["risk_os"]))
 
+    worth: dict[frozenset[str], np.ndarray] = {}  # Shapley and ablation ask the same coalitions
+
     def value(coalition: frozenset[str]) -> np.ndarray:
-        drop = tuple(m for m in mods if m not in coalition)
-        return predict_frame(fitted, data, test, drop=drop)["risk_os"].to_numpy(float)
+        if coalition not in worth:
+            drop = tuple(m for m in mods if m not in coalition)
+            worth[coalition] = predict_frame(fitted, data, test,
+                                             drop=drop)["risk_os"].to_numpy(float)
+        return worth[coalition]
 
     avail = data.available().loc[test, mods]
     shap_mod = modality_shapley(value, modalities=mods, available=avail, reference=ref)

@@ -257,8 +257,11 @@ def fit_model(data: StudyData, *, train_ids: list[str], val_ids: list[str],
     net_config = model_config_dict(model, dims=dims,
                                    cardinalities=list(pre["treatment"].cardinalities_),
                                    n_bins={ep: b.n_bins_ for ep, b in bins.items()})
-    probe = build_model(net_config)
-    fitted = FittedModel(net=probe, net_config=net_config, modalities=tuple(probe.modalities),
+    from hccfusion.models.multimodal import MODALITY_ORDER
+
+    fitted = FittedModel(net=None, net_config=net_config,
+                         modalities=tuple(m for m in MODALITY_ORDER
+                                          if m in net_config["modalities"]),
                          preprocessors=pre, time_bins=bins, bag_scaler=bag_scaler,
                          history=pd.DataFrame(), train_ids=tuple(train_ids),
                          val_ids=tuple(val_ids))

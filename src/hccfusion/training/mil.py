@@ -58,14 +58,12 @@ def harrell_c(*, time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float
 
 def neg_cox_partial_log_likelihood(*, risk: torch.Tensor, time: torch.Tensor,
                                    event: torch.Tensor) -> torch.Tensor:
-    """Negative Cox partial log-likelihood with Breslow ties, averaged over events (Cox 1972):
-    ``-Σ_{i: event} [r_i - log Σ_{j: t_j >= t_i} exp(r_j)] / n_events``; 0 without events."""
-    at_risk = time[None, :] >= time[:, None]                           # [i, j]: j at risk at t_i
-    log_denominator = torch.logsumexp(risk[None, :].masked_fill(~at_risk, -torch.inf), dim=1)
-    n_events = event.sum()
-    if float(n_events) == 0:
-        return risk.sum() * 0.0
-    return -((risk - log_denominator) * event).sum() / n_events
+    """Negative Cox partial log-likelihood with Breslow ties, averaged over events:
+    :func:`hccfusion.models.losses.cox_nll` with a 0/1 (or bool) ``event``."""
+    from hccfusion.models.losses import cox_nll
+
+    return cox_nll(risk=risk, time=time, event=event > 0.5 if event.is_floating_point()
+                   else event.bool())
 
 
 class MilModel(nn.Module):

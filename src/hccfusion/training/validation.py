@@ -215,14 +215,17 @@ def _fit_baselines(data: StudyData, *, train_ids: list[str], val_ids: list[str],
             r = bl.score_risk(data.scores.loc[test_ids].reset_index(), score).to_numpy(float)
             add(f"score:{score}", pd.DataFrame({"patient_id": test_ids, "risk_os": r,
                                                 "risk_pfs": r}))
+    designs: dict[bool, tuple] = {}  # one design per input set, shared by the baselines
     for name, radiomics, wanted in (("cox:clinical", False, b.cox_clinical),
                                     ("penalised_cox:clinical+radiomics", True, b.penalised_cox),
                                     ("rsf:clinical+radiomics", True, b.random_survival_forest)):
         if not wanted:
             continue
         progress(f"{split_id}: baseline {name}")
-        x_tr, x_te, _ = _design(data, fit_ids, test_ids, radiomics=radiomics,
-                                pca=config.model.radiomics_pca)
+        if radiomics not in designs:
+            designs[radiomics] = _design(data, fit_ids, test_ids, radiomics=radiomics,
+                                         pca=config.model.radiomics_pca)
+        x_tr, x_te, _ = designs[radiomics]
         pred = pd.DataFrame({"patient_id": test_ids})
         try:
             for ep in ("os", "pfs"):
