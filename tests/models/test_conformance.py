@@ -482,7 +482,7 @@ def _config(fusion="gated", modality_dropout=0.0, **extra):
 
 def _net(fusion="gated", modality_dropout=0.0):
     torch.manual_seed(0)
-    return build_model(_config(fusion, modality_dropout))
+    return build_model(_config(fusion, modality_dropout, wide=["clinical"]))
 
 
 def _batch(b, seed=0, available=None):
@@ -588,6 +588,44 @@ def test_net_eval_is_deterministic_and_train_repeats_under_a_seed(fusion):
     assert torch.equal(first.available, second.available)
     for a, b in zip(_net_tensors(first), _net_tensors(second), strict=True):
         assert torch.equal(a, b)
+
+
+def test_wide_modality_adds_a_linear_term_to_every_head_only_where_available():
+    net = _net().eval()
+    available = torch.ones(8, 4, dtype=torch.bool)
+    available[::3, 0] = False
+    batch = _batch(8, seed=3, available=available)
+    base = net(batch)
+    w = torch.randn(net.wide["clinical"].weight.shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        net.wide["clinical"].weight.copy_(w)
+    out = net(batch)
+    have = batch["available"][:, 0]
+    term = (batch["clinical"] @ w.T) * have[:, None]          # [B, heads]
+    heads = list(net.heads)
+    assert torch.allclose(out.risk["pfs"] - base.risk["pfs"], term[:, heads.index("pfs")],
+                          atol=1e-5)
+    assert torch.allclose(out.hazard_logits["os"] - base.hazard_logits["os"],
+                          term[:, heads.index("os"), None].expand(-1, 4), atol=1e-5)
+    assert torch.allclose(out.response_logit - base.response_logit,
+                          term[:, heads.index("response")], atol=1e-5)
+    assert torch.allclose(base.bor_logits - out.bor_logits,
+                          term[:, heads.index("bor"), None].expand(-1, 3), atol=1e-5)
+    assert bool((~have).any()) and bool(have.any())
+
+
+@pytest.mark.parametrize("wide, pattern", [
+    (["pathology"], r"'wide' names 'pathology', whose encoder 'mil' does not read a feature"),
+    (["omics"], r"'wide' names 'omics', whose encoder 'pathway_tokens'"),
+    ("clinical", r"'wide' must be a list of modality names"),
+])
+def test_wide_takes_only_feature_vector_modalities(wide, pattern):
+    with pytest.raises(UsageError, match=pattern):
+        build_model(_config(wide=wide))
+    config = _config(wide=["clinical"])
+    del config["modalities"]["clinical"]
+    with pytest.raises(UsageError, match=r"'wide' names 'clinical', which is not one of its"):
+        build_model(config)
 
 
 def test_modality_dropout_drops_only_available_and_never_the_last():

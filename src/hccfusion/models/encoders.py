@@ -107,6 +107,12 @@ class TabularEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> EncoderOutput:
         return EncoderOutput(embedding=self.mlp(_check_dense(x, self.in_dim, "TabularEncoder")))
 
+    @property
+    def input_weight(self) -> torch.Tensor:
+        """The first layer's weight ``[width, p]``: column j carries input feature j (the
+        group-lasso penalty of the fit loop acts on these columns)."""
+        return self.mlp[0].weight
+
 
 class MilEncoder(nn.Module):
     """A MIL pooler applied patient by patient to a batch of pathology bags.

@@ -97,8 +97,12 @@ class SurvivalHead(nn.Module):
             self.n_bins = None
             self.linear = nn.Linear(in_dim, 1, bias=False)
 
-    def forward(self, z: torch.Tensor) -> SurvivalOutput:
+    def forward(self, z: torch.Tensor, offset: torch.Tensor | None = None) -> SurvivalOutput:
+        """``offset`` ``[B]`` (optional) is added to the log-risk, or to every bin's hazard
+        logit of a discrete-time head (a proportional-odds shift)."""
         out = self.linear(_check_input(z, self.in_dim, "SurvivalHead"))
+        if offset is not None:
+            out = out + offset[:, None]
         if self.kind == "cox":
             return SurvivalOutput(risk=out.squeeze(-1))
         return SurvivalOutput(risk=-survival_from_hazards(out).sum(dim=1), hazard_logits=out)
@@ -117,9 +121,11 @@ class ResponseHead(nn.Module):
         self.in_dim = in_dim
         self.linear = nn.Linear(in_dim, 1)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+        """``offset`` ``[B]`` (optional) is added to the logit."""
         logit: torch.Tensor = self.linear(_check_input(z, self.in_dim, "ResponseHead"))
-        return logit.squeeze(-1)
+        logit = logit.squeeze(-1)
+        return logit if offset is None else logit + offset
 
 
 class OrdinalHead(nn.Module):
@@ -162,6 +168,9 @@ class OrdinalHead(nn.Module):
         return torch.cat([self.first_threshold[None],
                           self.first_threshold + torch.cumsum(gaps, dim=0)])
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+        """``offset`` ``[B]`` (optional) is added to the score."""
         s = self.score(_check_input(z, self.in_dim, "OrdinalHead"))            # [B, 1]
+        if offset is not None:
+            s = s + offset[:, None]
         return self.thresholds()[None, :] - s

@@ -11,18 +11,18 @@ Built from a plain, JSON-serialisable config by :func:`build_model`::
      "fusion": {"name": "gated"},
      "treatment": {"cardinalities": [3, 6, 6], "embed_dim": 4},
      "heads": {"os": {"kind": "discrete", "n_bins": 8}, "pfs": {"kind": "cox"},
-               "response": True, "bor": True}}
+               "response": True, "bor": True},
+     "wide": ["clinical"]}
 
 A modality entry holds ``encoder`` and ``in_dim``, optionally ``dropout`` (overrides the
 global one) and the encoder's own options. ``embed_dim`` (default 32), ``dropout`` (0.1),
-``modality_dropout`` (0.0), ``fusion`` (``{"name": "gated"}``) and ``treatment`` (None) may be
-left out; :attr:`MultimodalNet.config` holds the config with these defaults filled in, so
+``modality_dropout`` (0.0), ``fusion`` (``{"name": "gated"}``), ``treatment`` (None) and ``wide``
+(``[]``) may be left out; :attr:`MultimodalNet.config` holds the config with these defaults filled in, so
 ``build_model(net.config)`` rebuilds the same architecture.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,31 +30,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from hccfusion.errors import DataError, UsageError, closest, unknown_option
+from hccfusion.errors import DataError, UsageError
 from hccfusion.models.encoders import TreatmentFiLM
 from hccfusion.models.heads import SurvivalOutput
-from hccfusion.models.registry import (
-    check_dropout,
-    check_positive_int,
-    get_encoder,
-    get_fusion,
-    get_head,
-)
+from hccfusion.models.multimodal_config import MODALITY_ORDER, SURVIVAL_ENDPOINTS, normalise_config
+from hccfusion.models.registry import get_encoder, get_fusion, get_head
 
 __all__ = ["MODALITY_ORDER", "SURVIVAL_ENDPOINTS", "MultimodalNet", "MultimodalOutput",
            "build_model"]
-
-MODALITY_ORDER = ("clinical", "radiomics", "pathology", "omics")
-"""Every modality the net knows, in the fixed order of :attr:`MultimodalNet.modalities`."""
-
-SURVIVAL_ENDPOINTS = ("os", "pfs")
-"""Survival endpoints with a head of their own."""
-
-_TOP_KEYS = ("modalities", "embed_dim", "dropout", "modality_dropout", "fusion", "treatment",
-             "heads")
-_HEAD_KEYS = (*SURVIVAL_ENDPOINTS, "response", "bor")
-_DEFAULTS: dict[str, Any] = {"embed_dim": 32, "dropout": 0.1, "modality_dropout": 0.0,
-                             "fusion": {"name": "gated"}, "treatment": None}
 
 
 @dataclass(frozen=True)
@@ -95,94 +78,19 @@ class MultimodalOutput:
     available: torch.Tensor
 
 
-def _mapping(value: object, where: str) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise UsageError(f"The model config's {where} must be a mapping. Got "
-                         f"{type(value).__name__} instead.")
-    return dict(value)
-
-
-def _reject_unknown(keys: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    for key in keys:
-        if key not in allowed:
-            hint = closest(str(key), allowed)
-            did_you_mean = f"; did you mean '{hint}'?" if hint else ""
-            raise UsageError(f"unknown key '{key}' in the model config's {where}{did_you_mean} "
-                             f"Allowed: {', '.join(allowed)}")
-
-
-def _normalise_config(config: object) -> dict[str, Any]:
-    """Validate ``config`` and return a deep copy with the defaults filled in."""
-    cfg = copy.deepcopy(_mapping(config, "top level"))
-    _reject_unknown(cfg, _TOP_KEYS, "top level")
-    for key in ("modalities", "heads"):
-        if key not in cfg:
-            raise UsageError(f"The model config must have a '{key}' entry. Got keys "
-                             f"{sorted(cfg)} instead.")
-    cfg = {**copy.deepcopy(_DEFAULTS), **cfg}
-    cfg["embed_dim"] = check_positive_int(cfg["embed_dim"], "embed_dim", "build_model")
-    cfg["dropout"] = check_dropout(cfg["dropout"], "dropout", "build_model")
-    cfg["modality_dropout"] = check_dropout(cfg["modality_dropout"], "modality_dropout",
-                                            "build_model")
-
-    modalities = _mapping(cfg["modalities"], "'modalities'")
-    if not modalities:
-        raise UsageError(f"The model config's 'modalities' must name at least one of "
-                         f"{', '.join(MODALITY_ORDER)}. Got none.")
-    for name in modalities:
-        if name not in MODALITY_ORDER:
-            raise unknown_option("modality", str(name), MODALITY_ORDER)
-        spec = _mapping(modalities[name], f"'modalities.{name}'")
-        for key in ("encoder", "in_dim"):
-            if key not in spec:
-                raise UsageError(f"The model config's 'modalities.{name}' must have an "
-                                 f"'{key}' entry. Got keys {sorted(spec)} instead.")
-        modalities[name] = spec
-    cfg["modalities"] = {name: modalities[name] for name in MODALITY_ORDER if name in modalities}
-
-    fusion = _mapping(cfg["fusion"], "'fusion'")
-    if "name" not in fusion:
-        raise UsageError(f"The model config's 'fusion' must have a 'name' entry. Got keys "
-                         f"{sorted(fusion)} instead.")
-    cfg["fusion"] = fusion
-
-    if cfg["treatment"] is not None:
-        treatment = _mapping(cfg["treatment"], "'treatment'")
-        _reject_unknown(treatment, ("cardinalities", "embed_dim"), "'treatment'")
-        if "cardinalities" not in treatment:
-            raise UsageError("The model config's 'treatment' must have a 'cardinalities' "
-                             "entry (codes per treatment variable, 0 = unknown included).")
-        treatment.setdefault("embed_dim", 4)
-        treatment["cardinalities"] = list(treatment["cardinalities"])
-        cfg["treatment"] = treatment
-
-    heads = _mapping(cfg["heads"], "'heads'")
-    _reject_unknown(heads, _HEAD_KEYS, "'heads'")
-    for endpoint in SURVIVAL_ENDPOINTS:
-        if endpoint in heads and heads[endpoint] is not None:
-            heads[endpoint] = _mapping(heads[endpoint], f"'heads.{endpoint}'")
-    for endpoint in ("response", "bor"):
-        value = heads.get(endpoint, False)
-        if endpoint == "bor" and isinstance(value, Mapping):
-            heads[endpoint] = dict(value)
-        elif not isinstance(value, bool):
-            extra = " or a mapping of OrdinalHead options" if endpoint == "bor" else ""
-            raise UsageError(f"The model config's 'heads.{endpoint}' must be true or false"
-                             f"{extra}. Got {value!r} instead.")
-    heads = {k: v for k, v in heads.items() if v is not None and v is not False}
-    if not heads:
-        raise UsageError(f"The model config's 'heads' must configure at least one of "
-                         f"{', '.join(_HEAD_KEYS)}. Got none.")
-    cfg["heads"] = heads
-    return cfg
-
-
 class MultimodalNet(nn.Module):
     """Encoders per modality, a fusion that respects missing modalities, FiLM treatment
     conditioning and one head per endpoint.
 
     ``z = trunk(FiLM(fusion(encoders(batch), available), treatment))`` with
     ``trunk = GELU → Dropout``; every head reads ``z``.
+
+    ``wide`` modalities (feature vectors such as the clinical variables) also reach the heads
+    through a linear term, one weight per input feature and endpoint, added to each head's
+    log-risk, hazard logits or logit (a "wide and deep" model; Cheng et al., DLRS 2016): with a
+    few hundred patients, monotone effects of single variables are learned as reliably as in
+    a Cox model while the deep part learns interactions and the other modalities. The linear
+    weights start at zero; a modality that is unavailable (or dropped) adds nothing.
 
     Modality dropout (training mode only, ``modality_dropout = p``): each available modality
     of each patient is hidden with probability p independently, never the last available one
@@ -207,7 +115,7 @@ class MultimodalNet(nn.Module):
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__()
-        cfg = _normalise_config(config)
+        cfg = normalise_config(config)
         self.config = cfg
         self.modalities: tuple[str, ...] = tuple(cfg["modalities"])
         dim, dropout = cfg["embed_dim"], cfg["dropout"]
@@ -242,6 +150,23 @@ class MultimodalNet(nn.Module):
             heads["bor"] = get_head("ordinal", in_dim=fused_dim,
                                     **(bor if isinstance(bor, dict) else {}))
         self.heads = nn.ModuleDict(heads)
+        self.wide = nn.ModuleDict({
+            name: nn.Linear(cfg["modalities"][name]["in_dim"], len(self.heads), bias=False)
+            for name in cfg["wide"]})
+        for layer in self.wide.values():
+            nn.init.zeros_(layer.weight)
+
+    def _wide_offsets(self, inputs: dict[str, torch.Tensor], used: torch.Tensor,
+                      b: int) -> dict[str, torch.Tensor | None]:
+        """Per head, the summed linear terms of the ``wide`` modalities ``[B]`` (None when
+        the model has none)."""
+        if not self.wide:
+            return {name: None for name in self.heads}
+        total = torch.zeros(b, len(self.heads), device=used.device)
+        for name, layer in self.wide.items():
+            m = self.modalities.index(name)
+            total = total + layer(inputs[name]) * used[:, m, None]
+        return {name: total[:, k] for k, name in enumerate(self.heads)}
 
     def _drop_modalities(self, available: torch.Tensor) -> torch.Tensor:
         drop = torch.rand(available.shape, device=available.device) < self.modality_dropout
@@ -292,6 +217,7 @@ class MultimodalNet(nn.Module):
         available = self._check_available(batch)
         b = available.shape[0]
         embeddings: list[torch.Tensor] = []
+        dense_inputs: dict[str, torch.Tensor] = {}
         instance_attention: list[torch.Tensor] | None = None
         for m, name in enumerate(self.modalities):
             if name not in batch:
@@ -314,6 +240,7 @@ class MultimodalNet(nn.Module):
                     # unavailable rows never reach the output, but a NaN there would still
                     # poison the weight gradients (0 · NaN), so they are zeroed first
                     x = torch.where(available[:, m, None], x, torch.zeros_like(x))
+                dense_inputs[name] = x
                 out = encoder(x)
             if out.embedding.shape[0] != b:
                 raise UsageError(f"batch['{name}'] has {out.embedding.shape[0]} patients but "
@@ -331,18 +258,21 @@ class MultimodalNet(nn.Module):
                                  "which this model is conditioned on.")
             z = self.film(z, batch["treatment"])
         z = self.trunk(z)
+        offsets = self._wide_offsets(dense_inputs, used, b)
 
         risk: dict[str, torch.Tensor] = {}
         hazard_logits: dict[str, torch.Tensor | None] = {}
         for endpoint in SURVIVAL_ENDPOINTS:
             if endpoint in self.heads:
-                survival: SurvivalOutput = self.heads[endpoint](z)
+                survival: SurvivalOutput = self.heads[endpoint](z, offsets[endpoint])
                 risk[endpoint] = survival.risk
                 hazard_logits[endpoint] = survival.hazard_logits
         return MultimodalOutput(
             risk=risk, hazard_logits=hazard_logits,
-            response_logit=self.heads["response"](z) if "response" in self.heads else None,
-            bor_logits=self.heads["bor"](z) if "bor" in self.heads else None,
+            response_logit=(self.heads["response"](z, offsets["response"])
+                            if "response" in self.heads else None),
+            bor_logits=(self.heads["bor"](z, offsets["bor"])
+                        if "bor" in self.heads else None),
             modality_embeddings=stacked, fusion_weights=fusion_out.weights,
             instance_attention=instance_attention, available=used)
 

@@ -54,6 +54,8 @@ class ModelConfig(_Strict):
     radiomics_pca: int | None = Field(16, ge=1)
     treatment_embed_dim: int = Field(4, ge=1, le=64)
     ensemble: int = Field(3, ge=1, le=32, description="seed-ensemble members averaged")
+    wide: tuple[str, ...] = Field(("clinical",), description="feature-vector modalities that also reach "
+                                  "the heads through a linear term (wide and deep)")
 
     @field_validator("modalities")
     @classmethod
@@ -63,6 +65,14 @@ class ModelConfig(_Strict):
                 raise unknown_option("modality", name, MODALITY_NAMES)
         if not value:
             raise ValueError("at least one modality is needed")
+        return tuple(m for m in MODALITY_NAMES if m in value)
+
+    @field_validator("wide")
+    @classmethod
+    def _wide(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if name not in ("clinical", "radiomics"):
+                raise unknown_option("wide modality", name, ("clinical", "radiomics"))
         return tuple(m for m in MODALITY_NAMES if m in value)
 
     @field_validator("fusion")
@@ -92,6 +102,8 @@ class TrainingConfig(_Strict):
         default_factory=lambda: {"os": 1.0, "pfs": 1.0, "response": 1.0, "bor": 0.25})
     unimodal_weight: float = Field(0.5, ge=0.0, description="weight of the one-modality "
                                    "auxiliary loss (0: off)")
+    input_group_lasso: float = Field(0.0, ge=0.0, description="group-lasso weight on the "
+                                     "input columns of the tabular encoders (0: off)")
     seed: int = 0
 
     @field_validator("loss_weights")

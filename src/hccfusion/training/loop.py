@@ -22,10 +22,12 @@ from hccfusion.training.dataset import (
     CLINICAL_CATEGORICAL, CLINICAL_LOG, CLINICAL_NUMERIC, TREATMENT_COLUMNS,
     StudyData,
 )
+from hccfusion.training.objective import (
+    ENDPOINTS, input_group_norm, slice_batch, study_loss, unimodal_loss,
+)
 
 __all__ = ["FittedModel", "fit_model", "model_config_dict", "predict_frame"]
 
-ENDPOINTS = ("os", "pfs")
 
 
 @dataclass
@@ -74,7 +76,8 @@ def model_config_dict(config: ModelConfig, *, dims: dict[str, int],
             "modality_dropout": config.modality_dropout, "fusion": {"name": config.fusion},
             "treatment": {"cardinalities": cardinalities,
                           "embed_dim": config.treatment_embed_dim},
-            "heads": {**heads, "response": True, "bor": True}}
+            "heads": {**heads, "response": True, "bor": True},
+            "wide": [m for m in config.wide if m in mods]}
 
 
 def clinical_preprocessor(train: pd.DataFrame) -> Any:
@@ -178,43 +181,6 @@ def _targets(fitted: FittedModel, data: StudyData, ids: list[str]) -> dict[str, 
     return out
 
 
-def _slice(batch: dict[str, Any], index: np.ndarray) -> dict[str, Any]:
-    out = {}
-    for key, value in batch.items():
-        if isinstance(value, list):
-            out[key] = [value[i] for i in index]
-        else:
-            out[key] = value[index]
-    return out
-
-
-def _loss(output: Any, target: dict[str, Any], weights: dict[str, float]) -> Any:
-    from hccfusion.models.losses import (
-        binary_nll, cox_nll, discrete_time_nll, ordinal_nll,
-    )
-
-    total = 0.0
-    for ep in ENDPOINTS:
-        w = weights.get(ep, 0.0)
-        if w == 0:
-            continue
-        logits = output.hazard_logits.get(ep) if output.hazard_logits else None
-        if logits is not None:
-            part = discrete_time_nll(hazard_logits=logits, bin_index=target[f"{ep}_bin"],
-                                     event=target[f"{ep}_event"])
-        else:
-            part = cox_nll(risk=output.risk[ep], time=target[f"{ep}_time"],
-                           event=target[f"{ep}_event"])
-        total = total + w * part
-    if weights.get("response", 0.0) and output.response_logit is not None:
-        total = total + weights["response"] * binary_nll(logit=output.response_logit,
-                                                         target=target["orr"])
-    if weights.get("bor", 0.0) and output.bor_logits is not None:
-        total = total + weights["bor"] * ordinal_nll(logits=output.bor_logits,
-                                                     target=target["bor"])
-    return total
-
-
 def fit_model(data: StudyData, *, train_ids: list[str], val_ids: list[str],
               model: ModelConfig, training: TrainingConfig) -> FittedModel:
     """Fit preprocessors, bins and the network on ``train_ids``; stop early on ``val_ids``.
@@ -293,28 +259,6 @@ def fit_model(data: StudyData, *, train_ids: list[str], val_ids: list[str],
     return fitted
 
 
-def _unimodal_loss(net: Any, batch: dict, target: dict, training: TrainingConfig,
-                   gen: np.random.Generator) -> Any:
-    """The same loss with one modality alone (drawn per step) for the patients who have it.
-
-    A fused net trained only end to end leans on whichever modality lowers the loss fastest
-    (here the clinical variables) and leaves the slower MIL branch under-trained; asking every
-    branch to predict on its own as well (unimodal auxiliary losses, cf. Wang, Tran & Feiszli,
-    CVPR 2020, "What makes training multi-modal classification networks hard?") keeps each one
-    informative."""
-    m = int(gen.integers(len(net.modalities)))
-    have = batch["available"][:, m].numpy()
-    rows = np.flatnonzero(have)
-    if len(rows) < 2:
-        return 0.0
-    sub, sub_target = _slice(batch, rows), _slice(target, rows)
-    only = sub["available"].clone()
-    only[:, :] = False
-    only[:, m] = True
-    sub["available"] = only
-    return _loss(net(sub), sub_target, training.loss_weights)
-
-
 def _train(net: Any, train_batch: dict, train_target: dict, val_batch: dict | None,
            val_target: dict | None, training: TrainingConfig, *, seed: int) -> list[dict]:
     """AdamW on the training patients; keep the weights of the epoch with the lowest
@@ -336,11 +280,13 @@ def _train(net: Any, train_batch: dict, train_target: dict, val_batch: dict | No
             if len(idx) < 2:
                 continue
             optimiser.zero_grad()
-            batch, target = _slice(train_batch, idx), _slice(train_target, idx)
-            loss = _loss(net(batch), target, training.loss_weights)
+            batch, target = slice_batch(train_batch, idx), slice_batch(train_target, idx)
+            loss = study_loss(net(batch), target, training.loss_weights)
             if training.unimodal_weight > 0 and len(net.modalities) > 1:
-                loss = loss + training.unimodal_weight * _unimodal_loss(
+                loss = loss + training.unimodal_weight * unimodal_loss(
                     net, batch, target, training, gen)
+            if training.input_group_lasso > 0:
+                loss = loss + training.input_group_lasso * input_group_norm(net)
             loss.backward()
             optimiser.step()
             epoch_loss += float(loss.detach()) * len(idx) / n
@@ -348,7 +294,7 @@ def _train(net: Any, train_batch: dict, train_target: dict, val_batch: dict | No
         if val_batch is not None:
             net.eval()
             with torch.no_grad():
-                val_loss = float(_loss(net(val_batch), val_target, training.loss_weights))
+                val_loss = float(study_loss(net(val_batch), val_target, training.loss_weights))
         rows.append({"epoch": epoch, "train_loss": epoch_loss, "val_loss": val_loss})
         monitor = val_loss if val_batch is not None else epoch_loss
         if monitor < best - 1e-4:
@@ -386,7 +332,7 @@ def predict_frame(fitted: FittedModel, data: StudyData, ids: list[str], *,
         out[c] = np.nan
     if keep.any():
         idx = np.flatnonzero(keep)
-        sub = _slice(batch, idx)
+        sub = slice_batch(batch, idx)
         sub["available"] = avail[idx]
         fitted.net.eval()
         with torch.no_grad():
