@@ -253,12 +253,12 @@ def _tables() -> dict[str, pd.DataFrame]:
 @pytest.fixture
 def folders(tmp_path, monkeypatch):
     import hccfusion.io.cohort as cohort_mod
-    import hccfusion.pipeline.features_imaging as imaging
+    import hccfusion.io.exam_selection as exam_selection
 
     tables = _tables()
     monkeypatch.setattr(cohort_mod.Cohort, "load",
                         classmethod(lambda cls, path: SimpleNamespace(tables=tables)))
-    monkeypatch.setattr(imaging, "select_exams", lambda exams, treatments, **_: pd.DataFrame(
+    monkeypatch.setattr(exam_selection, "select_exams", lambda exams, treatments, **_: pd.DataFrame(
         {"patient_id": ["A", "B"], "exam_id": ["A-base", "B-base"],
          "timepoint": ["baseline", "baseline"]}))
     ep = tmp_path / "endpoints"

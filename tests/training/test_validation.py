@@ -1,4 +1,8 @@
-"""One validation split: tuning, cut-offs and baselines never see the split's test patients."""
+"""One validation split: tuning, cut-offs and baselines never see the split's test patients.
+
+The cut-offs are frozen by the pipeline (:func:`hccfusion.pipeline.train.freeze_cutoffs`: the
+training layer does not import ``evaluation``); its unit tests are in tests/pipeline/test_train.py,
+the end-to-end "test patients do not move it" check stays here beside the split it needs."""
 
 from __future__ import annotations
 
@@ -146,8 +150,7 @@ def test_predictions_table_has_the_fixed_vocabulary(run):
     # ORR "risk" is a probability of response
     orr = pred.loc[(pred["endpoint"] == "orr") & (pred["model"] == "multimodal"), "risk"]
     assert ((orr > 0) & (orr < 1)).all()
-    main = pred[(pred["model"] == "multimodal") & (pred["endpoint"] != "orr")]
-    assert set(main["risk_group"]) <= {"low", "high"} and main["risk_group"].notna().all()
+    assert "risk_group" not in pred.columns  # the pipeline adds it (tests/pipeline/test_train.py)
     # a patient whose only modality is hidden has no prediction in that subset
     rad_only = pred[(pred["model"] == "multimodal[radiomics]")].set_index(
         ["patient_id", "endpoint"])["risk"]
@@ -163,7 +166,6 @@ def test_tuning_table_and_choice(run):
     best = result.tuning["val_c"].max()
     assert result.tuning.loc[result.tuning["weight_decay"] == result.chosen["weight_decay"],
                              "val_c"].iloc[0] == best
-    assert set(result.cutoffs) == {"os", "pfs"}
 
 
 @pytest.mark.slow
@@ -175,32 +177,16 @@ def test_cutoffs_and_tuning_do_not_move_when_the_test_patients_change(run):
     broken = _corrupt(data, test)
     again = validation.run_split(broken, split_id="ext-WX", train_ids=train, val_ids=val,
                                  test_ids=test, labels=labels, config=light)
-    assert again.cutoffs == result.cutoffs
+    from hccfusion.pipeline.train import freeze_cutoffs
+
+    fit_ids = list(train) + list(val)
+    frozen = freeze_cutoffs(result.fitted, data, fit_ids)
+    assert set(frozen) == {"os", "pfs"}
+    assert freeze_cutoffs(again.fitted, broken, fit_ids) == frozen
     assert again.chosen == result.chosen
     pd.testing.assert_frame_equal(again.tuning.drop(columns="seconds"),
                                   result.tuning.drop(columns="seconds"))
     assert set(again.predictions["model"]) == {"multimodal"}
-
-
-def test_cutoff_is_the_median_training_risk():
-    # _freeze_cutoffs on a fake fit: the cut-off splits the training patients' risks, whatever
-    # the other patients hold
-    data = synthetic_study(n=40, seed=3)
-    ids = data.patient_ids
-    risk = pd.Series(np.arange(40, dtype=float), index=ids)
-
-    def fake_predict(fitted, data, ids, **_):
-        return pd.DataFrame({"patient_id": ids, "risk_os": risk.loc[ids].to_numpy(),
-                             "risk_pfs": -risk.loc[ids].to_numpy()})
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(validation, "predict_frame", fake_predict)
-        cut = validation._freeze_cutoffs(None, data, ids[:20])
-    from hccfusion.evaluation.cutoffs import cutoff_from_dict
-
-    groups = cutoff_from_dict(cut["os"]).transform(np.arange(20, dtype=float))
-    assert list(groups).count("high") in (9, 10, 11)
-    assert list(groups[:9]) == ["low"] * 9 and list(groups[11:]) == ["high"] * 9
 
 
 def test_run_split_refuses_a_test_patient_that_is_also_a_training_patient():

@@ -3,10 +3,13 @@
 Reads ``study.yaml`` (:mod:`hccfusion.training.config`), assembles the modelling data, makes the
 splits (external: train on one centre's retrospective patients, test on the other centre's and,
 for the development centre's model, on the prospective cohort; nested CV on the development
-centre), runs every split (:func:`hccfusion.training.validation.run_split`) and writes::
+centre), runs every split (:func:`hccfusion.training.validation.run_split`), freezes each split's
+risk-group cut-offs on its training patients (:func:`freeze_cutoffs`: an evaluation estimator,
+which the training layer may not import) and writes::
 
     <out>/splits.parquet            who was train / val / test where
-    <out>/predictions.parquet       long: model, split_id, cohort_label, patient_id, endpoint, risk …
+    <out>/predictions.parquet       long: model, split_id, cohort_label, patient_id, endpoint, risk,
+                                    risk_group (the multimodal model's OS/PFS rows) …
     <out>/outcomes.parquet          os/pfs time and event, orr per patient
     <out>/availability.parquet      patient_id, pattern (e.g. "clinical+pathology")
     <out>/tuning.parquet            every hyper-parameter candidate of every split, val C
@@ -24,12 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from hccfusion.errors import DataError
 from hccfusion.training.config import StudyConfig
 
-__all__ = ["TrainingRun", "run_training", "development_centre"]
+__all__ = ["TrainingRun", "run_training", "development_centre", "freeze_cutoffs",
+           "add_risk_groups"]
+
+#: Endpoints whose risk is split into groups by a frozen cut-off.
+CUTOFF_ENDPOINTS = ("os", "pfs")
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,60 @@ def _splits(data, config: StudyConfig, dev: str) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def freeze_cutoffs(fitted: object, data: object, train_ids: list[str]) -> dict:
+    """The median risk cut-off of each survival endpoint, fitted on ``train_ids`` only.
+
+    Parameters
+    ----------
+    fitted : hccfusion.training.loop.FittedModel
+        The split's model.
+    data : hccfusion.training.dataset.StudyData
+        The modelling data (targets of ``train_ids`` are read; no other patient's).
+    train_ids : list of str
+        The split's training patients (training + validation share).
+
+    Returns
+    -------
+    dict
+        ``{"os": MedianCutoff.to_dict(), "pfs": ...}`` (STYLE habit 3: frozen into the bundle).
+    """
+    from hccfusion.evaluation.cutoffs import MedianCutoff
+    from hccfusion.training.loop import predict_frame
+
+    pred = predict_frame(fitted, data, train_ids)
+    t = data.targets.loc[train_ids]
+    out = {}
+    for ep in CUTOFF_ENDPOINTS:
+        r = pred[f"risk_{ep}"].to_numpy(float)
+        ok = np.isfinite(r)
+        out[ep] = MedianCutoff().fit(time=t[f"{ep}_time"].to_numpy(float)[ok],
+                                     event=t[f"{ep}_event"].to_numpy(bool)[ok],
+                                     risk=r[ok]).to_dict()
+    return out
+
+
+def add_risk_groups(predictions: pd.DataFrame, cutoffs: dict, *,
+                    model: str = "multimodal") -> pd.DataFrame:
+    """``predictions`` with a ``risk_group`` column (after ``risk``) from the frozen ``cutoffs``.
+
+    Only ``model``'s rows of an endpoint in ``cutoffs`` get a group; a non-finite risk gets
+    None and every other row NaN.
+    """
+    from hccfusion.evaluation.cutoffs import cutoff_from_dict
+
+    group = np.full(len(predictions), np.nan, dtype=object)
+    risk = predictions["risk"].to_numpy(float)
+    for endpoint, payload in cutoffs.items():
+        rows = ((predictions["model"] == model) & (predictions["endpoint"] == endpoint)).to_numpy()
+        group[rows] = None
+        ok = rows & np.isfinite(risk)
+        if ok.any():
+            group[ok] = cutoff_from_dict(payload).transform(risk[ok])
+    out = predictions.drop(columns="risk_group", errors="ignore")
+    out.insert(out.columns.get_loc("risk") + 1, "risk_group", group)
+    return out
+
+
 def _pattern(row: pd.Series) -> str:
     return "+".join(m for m, have in row.items() if have)
 
@@ -93,17 +155,23 @@ def _worker_init() -> None:
 
 
 def _run_one(args: tuple, progress: Callable[[str], None] = lambda _: None) -> object:
-    """One split; a split too small to fit (a small centre, a tiny demo) is a note, not a
-    crash: the result is then the DataError's message."""
+    """One split with its frozen cut-offs, as ``(SplitResult, cutoffs)``; a split too small to
+    fit (a small centre, a tiny demo) is a note, not a crash: the result is then the
+    DataError's message."""
+    from dataclasses import replace
+
     from hccfusion.errors import DataError
-    from hccfusion.training.validation import run_split
+    from hccfusion.training.validation import DEFAULT_MODEL, run_split
 
     data, split_id, train, val, test, labels, config = args
     try:
-        return run_split(data, split_id=split_id, train_ids=train, val_ids=val, test_ids=test,
-                         labels=labels, config=config, progress=progress)
+        result = run_split(data, split_id=split_id, train_ids=train, val_ids=val,
+                           test_ids=test, labels=labels, config=config, progress=progress)
+        cutoffs = freeze_cutoffs(result.fitted, data, list(train) + list(val))
     except DataError as exc:
         return f"split {split_id} skipped: {exc}"
+    predictions = add_risk_groups(result.predictions, cutoffs, model=DEFAULT_MODEL)
+    return replace(result, predictions=predictions), cutoffs
 
 
 def _split_jobs(data, splits: pd.DataFrame, config: StudyConfig) -> list[tuple]:
@@ -181,12 +249,13 @@ def run_training(config: StudyConfig, *, out: Path | str, workers: int = 1,
     training_config = json.loads(config.model_dump_json())
     jobs = _split_jobs(data, splits, config)
     progress(f"{len(jobs)} splits ({', '.join(j[1] for j in jobs)}) on {workers} worker(s)")
-    for job, result in zip(jobs, _run_splits(jobs, workers, progress)):
+    for job, outcome in zip(jobs, _run_splits(jobs, workers, progress)):
         split_id, train, val = job[1], job[2], job[3]
-        if isinstance(result, str):
-            notes.append(result)
-            progress(result)
+        if isinstance(outcome, str):
+            notes.append(outcome)
+            progress(outcome)
             continue
+        result, cutoffs = outcome
         rows = splits[splits["split_id"] == split_id]
         predictions.append(result.predictions)
         tuning.append(result.tuning.assign(split_id=split_id))
@@ -200,12 +269,12 @@ def run_training(config: StudyConfig, *, out: Path | str, workers: int = 1,
                                 "pfs": int(targets["pfs_event"].sum())},
                    "chosen": result.chosen, "best_epoch": result.fitted.extra.get("best_epoch")}
         path = save_fitted(result.fitted, out / "bundles" / str(split_id),
-                           training_config=training_config, cutoffs=result.cutoffs,
+                           training_config=training_config, cutoffs=cutoffs,
                            feature_specs=data.feature_specs, summary=summary,
                            seed=config.training.seed)
         if split_id == f"external-{dev}":
             final = save_fitted(result.fitted, out / "bundles" / "final",
-                                training_config=training_config, cutoffs=result.cutoffs,
+                                training_config=training_config, cutoffs=cutoffs,
                                 feature_specs=data.feature_specs,
                                 summary={**summary, "final": True}, seed=config.training.seed)
         split_rows.append({"split_id": str(split_id), "bundle": str(path.relative_to(out)),

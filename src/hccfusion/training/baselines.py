@@ -64,7 +64,7 @@ def _check_X(X: Any, where: str, n_features: int | None = None,
 
 
 def _check_survival(time: Any, event: Any, n: int, where: str) -> tuple[np.ndarray, np.ndarray]:
-    from hccfusion.evaluation.inputs import check_time_event
+    from hccfusion.io.survival_inputs import check_time_event
 
     t, e = check_time_event(time, event, where)
     if t.shape[0] != n:
@@ -260,7 +260,7 @@ class PenalisedCoxBaseline:
         event
             Shape (n,), bool.
         """
-        from hccfusion.evaluation.concordance import harrell_c
+        from hccfusion.training.metrics import harrell_c
 
         where = type(self).__name__
         pens = list(self.penalizers) if not isinstance(self.penalizers, str) else []
@@ -293,7 +293,7 @@ class PenalisedCoxBaseline:
                                        self.l1_ratio, where)
                     beta = cph.params_.reindex(names).fillna(0.0).to_numpy(dtype=float)
                     scores[j, k] = harrell_c(time=t[test], event=e[test],
-                                             risk=arr[test] @ beta).c
+                                             risk=arr[test] @ beta)
                 except (DataError, ValueError, np.linalg.LinAlgError):
                     continue
         n_ok = np.isfinite(scores).sum(axis=1)
@@ -450,7 +450,7 @@ class LogisticBaseline:
             Shape (n,), 1 = objective response (CR/PR), 0 = none; drop non-evaluable patients
             (NaN) before.
         """
-        from hccfusion.evaluation.binary import roc_auc
+        from hccfusion.training.metrics import auc_score
 
         where = type(self).__name__
         try:
@@ -495,7 +495,7 @@ class LogisticBaseline:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     m = self._new(c).fit(arr[train], lab[train])
-                scores[j, k] = roc_auc(y_true=lab[test], score=m.predict_proba(arr[test])[:, 1]).auc
+                scores[j, k] = auc_score(y_true=lab[test], score=m.predict_proba(arr[test])[:, 1])
         mean_auc = scores.mean(axis=1)
         order = sorted(range(len(cs)), key=lambda j: (-mean_auc[j], cs[j]))
         best = order[0]

@@ -282,7 +282,7 @@ def load_study_data(*, cohort: Path | str, endpoints: Path | str,
                               "radiomics table")
     rad = None
     if radiomics is not None:
-        from hccfusion.pipeline.features_imaging import select_exams
+        from hccfusion.io.exam_selection import select_exams
 
         rpath = Path(radiomics)
         base = select_exams(tables["exams"], tables["treatments"])

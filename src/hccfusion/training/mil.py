@@ -28,32 +28,11 @@ from torch import nn
 from hccfusion.errors import DataError, UsageError
 from hccfusion.models.mil import get_mil
 from hccfusion.training.bags import PatientBag, bag_dim
+from hccfusion.training.metrics import auc_score, harrell_c  # re-exported (selection metrics)
 
 __all__ = ["FittedMil", "MilModel", "fit_mil_classifier", "fit_mil_survival", "predict_mil",
            "attention_scores", "stratified_patient_split", "auc_score", "harrell_c",
            "neg_cox_partial_log_likelihood"]
-
-
-def auc_score(*, y_true: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC as the Mann–Whitney statistic, P(score_case > score_control) + ½ P(tie)
-    (the validation metric; ``hccfusion.evaluation.binary.roc_auc`` is the reported one)."""
-    y = np.asarray(y_true) > 0.5
-    score = np.asarray(score, dtype=np.float64)
-    if y.all() or not y.any():
-        return float("nan")
-    case, control = score[y][:, None], score[~y][None, :]
-    return float(((case > control) + 0.5 * (case == control)).mean())
-
-
-def harrell_c(*, time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
-    """Harrell's C (Harrell et al. 1982): among comparable pairs (the shorter time is an
-    event), the share where the shorter time has the higher risk, ties in risk counting ½."""
-    time, event, risk = (np.asarray(a, dtype=np.float64) for a in (time, event, risk))
-    shorter = (time[:, None] < time[None, :]) & (event[:, None] > 0)
-    if not shorter.any():
-        return float("nan")
-    concordant = (risk[:, None] > risk[None, :]) + 0.5 * (risk[:, None] == risk[None, :])
-    return float(concordant[shorter].mean())
 
 
 def neg_cox_partial_log_likelihood(*, risk: torch.Tensor, time: torch.Tensor,

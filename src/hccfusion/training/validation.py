@@ -5,14 +5,16 @@ For a split (training patients with their validation share, and one or more test
 
 1. tunes the multimodal model's hyper-parameters on the validation share of the training
    patients only (grid or Optuna) and keeps the best fit;
-2. freezes the risk-group cut-off at the median of the *training* patients' risk;
-3. fits the baselines on the same training patients: published clinical scores (no fitting),
+2. fits the baselines on the same training patients: published clinical scores (no fitting),
    Cox PH on clinical variables, penalised Cox and a random survival forest on clinical +
    radiomics, logistic regression for ORR, each modality alone;
-4. predicts every test patient, also with modalities hidden (every modality subset), and returns
+3. predicts every test patient, also with modalities hidden (every modality subset), and returns
    a long predictions table in the evaluation's vocabulary.
 
-The test patients never reach a fit: their rows are only ever passed to ``predict``.
+The test patients never reach a fit: their rows are only ever passed to ``predict``. The
+risk-group cut-off (an evaluation estimator, frozen on the training patients' risk) is not
+fitted here — the training layer does not import ``evaluation``; the pipeline that runs the
+splits freezes it (:func:`hccfusion.pipeline.train.freeze_cutoffs`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from hccfusion.training.dataset import StudyData
 from hccfusion.training.loop import (
     FittedModel, clinical_preprocessor, fit_model, predict_frame,
 )
+from hccfusion.training.metrics import harrell_c
 
 __all__ = ["SplitResult", "run_split", "tune_model", "DEFAULT_MODEL"]
 
@@ -42,18 +45,15 @@ class SplitResult:
     fitted: FittedModel
     chosen: dict
     tuning: pd.DataFrame
-    cutoffs: dict
     predictions: pd.DataFrame
     baseline_notes: list[str] = field(default_factory=list)
 
 
 def _harrell(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
-    from hccfusion.evaluation.concordance import harrell_c
-
     ok = np.isfinite(risk)
     if ok.sum() < 5 or not event[ok].any():
         return np.nan
-    return float(harrell_c(time=time[ok], event=event[ok], risk=risk[ok]).c)
+    return harrell_c(time=time[ok], event=event[ok], risk=risk[ok])
 
 
 def _val_score(fitted: FittedModel, data: StudyData, val_ids: list[str]) -> float:
@@ -119,11 +119,8 @@ def tune_model(data: StudyData, *, train_ids: list[str], val_ids: list[str],
     return best[0], dict(best[1]), pd.DataFrame(rows)
 
 
-def _long(pred: pd.DataFrame, *, model: str, split_id: str, labels: pd.Series,
-          cutoffs: dict | None = None) -> pd.DataFrame:
+def _long(pred: pd.DataFrame, *, model: str, split_id: str, labels: pd.Series) -> pd.DataFrame:
     """Per-patient predictions → the long evaluation table."""
-    from hccfusion.evaluation.cutoffs import cutoff_from_dict
-
     frames = []
     for endpoint, col in (("os", "risk_os"), ("pfs", "risk_pfs"), ("orr", "p_response")):
         if col not in pred.columns:
@@ -132,32 +129,10 @@ def _long(pred: pd.DataFrame, *, model: str, split_id: str, labels: pd.Series,
                              "cohort_label": labels.reindex(pred["patient_id"]).to_numpy(),
                              "patient_id": pred["patient_id"].to_numpy(),
                              "endpoint": endpoint, "risk": pred[col].to_numpy(float)})
-        if cutoffs and endpoint in cutoffs:
-            group = np.full(len(part), None, dtype=object)
-            ok = np.isfinite(part["risk"].to_numpy())
-            if ok.any():
-                group[ok] = cutoff_from_dict(cutoffs[endpoint]).transform(
-                    part.loc[ok, "risk"].to_numpy())
-            part["risk_group"] = group
         for extra in [c for c in pred.columns if c.startswith(f"surv_{endpoint}_")]:
             part[extra.replace(f"surv_{endpoint}_", "surv_prob_")] = pred[extra].to_numpy()
         frames.append(part)
     return pd.concat(frames, ignore_index=True)
-
-
-def _freeze_cutoffs(fitted: FittedModel, data: StudyData, train_ids: list[str]) -> dict:
-    from hccfusion.evaluation.cutoffs import MedianCutoff
-
-    pred = predict_frame(fitted, data, train_ids)
-    t = data.targets.loc[train_ids]
-    out = {}
-    for ep in ("os", "pfs"):
-        r = pred[f"risk_{ep}"].to_numpy(float)
-        ok = np.isfinite(r)
-        out[ep] = MedianCutoff().fit(time=t[f"{ep}_time"].to_numpy(float)[ok],
-                                     event=t[f"{ep}_event"].to_numpy(bool)[ok],
-                                     risk=r[ok]).to_dict()
-    return out
 
 
 def _design(data: StudyData, train_ids: list[str], ids: list[str], *, radiomics: bool,
@@ -278,11 +253,9 @@ def run_split(data: StudyData, *, split_id: str, train_ids: list[str], val_ids: 
     progress(f"{split_id}: tuning the multimodal model ({len(_candidates(config)) if config.tuning.method == 'grid' else config.tuning.n_trials} candidates)")
     fitted, chosen, tuning = tune_model(data, train_ids=train_ids, val_ids=val_ids,
                                         config=config)
-    fit_ids = list(train_ids) + list(val_ids)
-    cutoffs = _freeze_cutoffs(fitted, data, fit_ids)
     horizons = config.evaluation.horizons_days
     frames = [_long(predict_frame(fitted, data, test_ids, horizons_days=horizons),
-                    model=DEFAULT_MODEL, split_id=split_id, labels=labels, cutoffs=cutoffs)]
+                    model=DEFAULT_MODEL, split_id=split_id, labels=labels)]
     if config.baselines.modality_subsets and len(fitted.modalities) > 1:
         mods = fitted.modalities
         for k in range(1, len(mods)):
@@ -297,4 +270,4 @@ def run_split(data: StudyData, *, split_id: str, train_ids: list[str], val_ids: 
                              progress=progress)
     predictions = pd.concat(frames + base, ignore_index=True)
     return SplitResult(split_id=split_id, fitted=fitted, chosen=chosen, tuning=tuning,
-                       cutoffs=cutoffs, predictions=predictions, baseline_notes=notes)
+                       predictions=predictions, baseline_notes=notes)
