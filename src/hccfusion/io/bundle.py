@@ -40,239 +40,68 @@ Example
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hccfusion.errors import DataError, SchemaVersionError, UsageError
-from hccfusion.io.weights import sha256_file
+from hccfusion.errors import UsageError
 from hccfusion.io.bundle_card import render_model_card  # re-exported
+from hccfusion.io.bundle_checks import (
+    _check_cutoffs,
+    _check_mapping,
+    _check_names,
+    _check_out,
+    _check_state_dict,
+    _names_from_config,
+    _ordered_modalities,
+)
+from hccfusion.io.bundle_json import (
+    _dump_json,
+    _jsonable,
+    _nan_to_none,
+    config_hash,  # re-exported
+)
+from hccfusion.io.bundle_layout import (  # the public names are re-exported
+    _INSTALL_HINT,
+    BUNDLE_FORMAT_VERSION,
+    CONFIG_FILE,
+    CUTOFFS_FILE,
+    FEATURE_SPECS_FILE,
+    META_FILE,
+    MODEL_CARD_FILE,
+    PREPROCESSOR_DIR,
+    TIME_BINS_FILE,
+    WEIGHTS_FILE,
+    ModelBundle,
+    _bundle_from_parts,
+)
+from hccfusion.io.bundle_read import read_bundle  # re-exported
 from hccfusion.io.bundle_specs import check_feature_specs  # re-exported
+from hccfusion.io.weights import sha256_file
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = [
     "BUNDLE_FORMAT_VERSION",
+    "CONFIG_FILE",
+    "CUTOFFS_FILE",
+    "FEATURE_SPECS_FILE",
+    "META_FILE",
+    "MODEL_CARD_FILE",
     "ModelBundle",
+    "PREPROCESSOR_DIR",
+    "TIME_BINS_FILE",
+    "WEIGHTS_FILE",
     "check_feature_specs",
     "config_hash",
     "read_bundle",
     "render_model_card",
     "write_bundle",
 ]
-
-#: Version of the folder layout written here; readers refuse a newer one.
-BUNDLE_FORMAT_VERSION = 1
-
-META_FILE = "bundle.json"
-CONFIG_FILE = "config.yaml"
-WEIGHTS_FILE = "weights.safetensors"
-PREPROCESSOR_DIR = "preprocessors"
-TIME_BINS_FILE = "time_bins.json"
-CUTOFFS_FILE = "cutoffs.json"
-FEATURE_SPECS_FILE = "feature_specs.json"
-MODEL_CARD_FILE = "model_card.md"
-
-#: The fixed modality order of the multimodal net (design: tensor batch contract).
-_MODALITY_ORDER = ("clinical", "radiomics", "pathology", "omics")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
-_INSTALL_HINT = "pip install 'hccfusion[models]'"
-_REQUIRED_META = ("format_version", "package_version", "created_at", "config_hash",
-                  "weights_sha256", "files", "endpoints", "modalities", "seed", "summary",
-                  "preprocessors")
-
-
-# --------------------------------------------------------------------------- the bundle object
-
-@dataclass(frozen=True, eq=False)
-class ModelBundle:
-    """A trained model with everything fitted around it, as read by :func:`read_bundle`.
-
-    Attributes
-    ----------
-    path
-        The bundle folder (None for a bundle built in memory before it was written).
-    format_version, package_version, created_at
-        Bundle layout version, the hccfusion version that wrote it, and when (ISO 8601, UTC).
-    config_hash, weights_sha256
-        sha256 of the canonical JSON configuration and of ``weights.safetensors``.
-    endpoints, modalities
-        What the model predicts (e.g. ``("os", "pfs", "response", "bor")``) and the input
-        modalities in the net's fixed order.
-    seed
-        The training seed.
-    summary
-        Training data summary (``n_patients``, ``centres``, ``split_id`` … as given).
-    model_config, training_config
-        The configurations as given to :func:`write_bundle`.
-    state_dict
-        Parameter and buffer names → CPU tensors, bit-identical to what was written.
-    preprocessors
-        Name → fitted preprocessor payload (each preprocessor's ``to_dict()``).
-    time_bins, cutoffs
-        Endpoint → fitted time-bin / frozen cut-off payloads (``to_dict()`` of each).
-    feature_specs
-        Modality → what its input features must have been made with.
-    metrics
-        Performance figures given at write time (nested dict or list of table rows), or None.
-    limitations
-        Extra limitations stated in the model card.
-    model_card
-        The text of ``model_card.md`` (None when that file was removed).
-    meta
-        The parsed ``bundle.json``.
-    """
-
-    path: Path | None
-    format_version: int
-    package_version: str
-    created_at: str
-    config_hash: str
-    weights_sha256: str
-    endpoints: tuple[str, ...]
-    modalities: tuple[str, ...]
-    seed: int
-    summary: dict[str, Any]
-    model_config: dict[str, Any]
-    training_config: dict[str, Any]
-    state_dict: dict[str, "torch.Tensor"] = field(repr=False)
-    preprocessors: dict[str, Any] = field(repr=False)
-    time_bins: dict[str, Any] = field(repr=False)
-    cutoffs: dict[str, Any] = field(repr=False)
-    feature_specs: dict[str, Any] = field(repr=False)
-    metrics: Any = field(default=None, repr=False)
-    limitations: tuple[str, ...] = ()
-    model_card: str | None = field(default=None, repr=False)
-    meta: dict[str, Any] = field(default_factory=dict, repr=False)
-
-
-# --------------------------------------------------------------------------- JSON helpers
-
-def _jsonable(obj: Any, where: str) -> Any:
-    """``obj`` as plain JSON types: mappings → dict (str keys), sequences → list, numpy / torch
-    scalars and arrays → Python numbers and lists, ``to_dict()`` / pydantic objects → dict."""
-    if obj is None or isinstance(obj, (bool, str, int)):
-        return obj
-    if isinstance(obj, float):
-        return obj
-    if isinstance(obj, Mapping):
-        out: dict[str, Any] = {}
-        for key, value in obj.items():
-            if not isinstance(key, str):
-                raise UsageError(f"{where} must have string keys (it is written as JSON). Got "
-                                 f"key {key!r} ({type(key).__name__}) instead.")
-            out[key] = _jsonable(value, f"{where}[{key!r}]")
-        return out
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-    if hasattr(obj, "dtype") and hasattr(obj, "tolist"):   # numpy / torch scalars and arrays
-        return _jsonable(obj.tolist(), where)
-    if hasattr(obj, "model_dump"):                          # pydantic v2 configs
-        return _jsonable(obj.model_dump(mode="json"), where)
-    if hasattr(obj, "to_dict") and callable(obj.to_dict):    # fitted estimators
-        return _jsonable(obj.to_dict(), where)
-    if isinstance(obj, Path):
-        return str(obj)
-    raise UsageError(f"{where} must hold only JSON values (dict, list, str, number, bool, None). "
-                     f"Got a {type(obj).__name__} instead; convert it (e.g. with to_dict()).")
-
-
-def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def config_hash(model_config: Mapping[str, Any], training_config: Mapping[str, Any]) -> str:
-    """The sha256 identifying a configuration: of the canonical JSON of
-    ``{"model": model_config, "training": training_config}`` (sorted keys, no spaces).
-
-    Two configurations with equal content have equal hashes, whatever their key order or YAML
-    formatting.
-    """
-    payload = {"model": _jsonable(model_config, "model_config"),
-               "training": _jsonable(training_config, "training_config")}
-    return hashlib.sha256(_canonical(payload).encode("utf-8")).hexdigest()
-
-
-def _dump_json(obj: Any) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
-
-
-# --------------------------------------------------------------------------- argument checks
-
-def _check_mapping(value: object, name: str, *, allow_none: bool = False) -> dict[str, Any]:
-    if value is None and allow_none:
-        return {}
-    if not isinstance(value, Mapping):
-        raise UsageError(f"The '{name}' parameter of write_bundle must be a dict. Got "
-                         f"{type(value).__name__} instead.")
-    return _jsonable(value, name)
-
-
-def _check_names(mapping: Mapping[str, Any], name: str) -> None:
-    for key in mapping:
-        if not _NAME.match(key):
-            raise UsageError(f"The '{name}' parameter of write_bundle must have keys of letters, "
-                             f"digits and . _ + = - (they become file names). Got {key!r} instead.")
-
-
-def _check_state_dict(state_dict: object) -> dict[str, "torch.Tensor"]:
-    try:
-        import torch
-    except ImportError as err:  # pragma: no cover - torch is in the models extra
-        raise UsageError(f"writing a model bundle needs torch: {_INSTALL_HINT}") from err
-    if not isinstance(state_dict, Mapping) or not state_dict:
-        raise UsageError("The 'state_dict' parameter of write_bundle must be a non-empty dict of "
-                         f"tensors (net.state_dict()). Got {type(state_dict).__name__} instead.")
-    out: dict[str, torch.Tensor] = {}
-    for key, value in state_dict.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise UsageError("The 'state_dict' parameter of write_bundle must map str names to "
-                             f"tensors. Got {key!r}: {type(value).__name__} instead.")
-        # a copy per tensor: safetensors refuses tied (shared-storage) and non-contiguous tensors
-        out[key] = value.detach().to("cpu", copy=True).contiguous()
-    return out
-
-
-def _names_from_config(model_config: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
-    section = model_config.get(key)
-    if isinstance(section, Mapping):
-        names = [k for k, v in section.items() if v not in (False, None)]
-    elif isinstance(section, (list, tuple)):
-        names = [str(v) for v in section]
-    else:
-        return None
-    return tuple(names)
-
-
-def _ordered_modalities(names: Sequence[str]) -> tuple[str, ...]:
-    known = [m for m in _MODALITY_ORDER if m in names]
-    return tuple(known + [m for m in names if m not in _MODALITY_ORDER])
-
-
-def _check_cutoffs(cutoffs: dict[str, Any]) -> dict[str, Any]:
-    """Light checks of the cut-off payloads; :func:`hccfusion.evaluation.cutoffs.cutoff_from_dict`
-    validates them fully when they are used."""
-    summary: dict[str, Any] = {}
-    for name, payload in cutoffs.items():
-        values = payload.get("cutoffs") if isinstance(payload, dict) else None
-        numbers = isinstance(values, list) and bool(values) and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-        if not numbers:
-            raise UsageError("The 'cutoffs' parameter of write_bundle must map each endpoint to "
-                             "a fitted cut-off's to_dict() (with a list of 'cutoffs'). Got "
-                             f"{payload!r} for {name!r} instead.")
-        summary[name] = {"kind": payload.get("kind"), "cutoffs": values,
-                         "labels": payload.get("labels")}
-    return summary
 
 
 # --------------------------------------------------------------------------- writing
@@ -430,28 +259,6 @@ def write_bundle(
     return out
 
 
-def _nan_to_none(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_nan_to_none(v) for v in obj]
-    return obj
-
-
-def _check_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"the bundle path {out} is a file; expected a new or empty folder.")
-    if out.is_dir() and any(out.iterdir()):
-        if not (out / META_FILE).is_file():
-            raise UsageError(f"{out} is not empty and holds no {META_FILE}, so it is not a model "
-                             "bundle; refusing to replace its contents. Choose a new or empty "
-                             "folder.")
-        if not overwrite:
-            raise UsageError(f"{out} already holds a model bundle; choose a new folder or pass "
-                             "overwrite=True (--overwrite) to replace it.")
-
 
 def _write_contents(tmp: Path, *, tensors: dict[str, "torch.Tensor"], model_cfg: dict[str, Any],
                     training_cfg: dict[str, Any], pre: dict[str, Any], bins: dict[str, Any],
@@ -508,159 +315,3 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
         old.rename(out)
         raise
     shutil.rmtree(old, ignore_errors=True)
-
-
-# --------------------------------------------------------------------------- reading
-
-def _bundle_from_parts(path: Path | None, meta: dict[str, Any], model_cfg: dict[str, Any],
-                       training_cfg: dict[str, Any], tensors: dict[str, "torch.Tensor"],
-                       pre: dict[str, Any], bins: dict[str, Any], cuts: dict[str, Any],
-                       specs: dict[str, Any], card: str | None) -> ModelBundle:
-    return ModelBundle(
-        path=path, format_version=int(meta["format_version"]),
-        package_version=str(meta["package_version"]), created_at=str(meta["created_at"]),
-        config_hash=str(meta["config_hash"]), weights_sha256=str(meta["weights_sha256"]),
-        endpoints=tuple(meta["endpoints"]), modalities=tuple(meta["modalities"]),
-        seed=int(meta["seed"]), summary=meta["summary"], model_config=model_cfg,
-        training_config=training_cfg, state_dict=tensors, preprocessors=pre, time_bins=bins,
-        cutoffs=cuts, feature_specs=specs, metrics=meta.get("metrics"),
-        limitations=tuple(meta.get("limitations") or ()), model_card=card, meta=meta)
-
-
-def _read_json(path: Path, bundle: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path.name} in model bundle {bundle} is not valid JSON ({exc}); "
-                        "re-export the bundle.") from exc
-
-
-def read_bundle(path: str | Path) -> ModelBundle:
-    """Read and verify a model bundle written by :func:`write_bundle`.
-
-    Checks, in order: ``bundle.json`` exists and its format version is one this hccfusion
-    reads; every file it lists exists and has the recorded sha256 (weights included); the
-    configuration in ``config.yaml`` has the recorded ``config_hash``. Only then are the
-    weights loaded (safetensors, CPU; no pickle).
-
-    Parameters
-    ----------
-    path
-        The bundle folder.
-
-    Returns
-    -------
-    ModelBundle
-
-    Raises
-    ------
-    UsageError
-        ``path`` is not a folder holding ``bundle.json``.
-    SchemaVersionError
-        The bundle was written with a newer (or unknown) format version; ``bundle.json`` named.
-    DataError
-        A listed file is missing or was changed after the bundle was written (file named), or
-        ``bundle.json`` / ``config.yaml`` cannot be parsed or lacks a field.
-    """
-    import yaml
-
-    root = Path(path)
-    meta_path = root / META_FILE
-    if not root.is_dir():
-        raise UsageError(f"The 'path' parameter of read_bundle must be a model bundle folder. "
-                         f"Got {str(root)!r} instead (no such folder).")
-    if not meta_path.is_file():
-        raise UsageError(f"{root} is not a model bundle: it has no {META_FILE}. Point to the "
-                         "folder written by 'hccfusion train' (write_bundle).")
-    meta = _read_json(meta_path, root)
-    if not isinstance(meta, dict):
-        raise DataError(f"{meta_path} must hold a JSON object; re-export the bundle.")
-    version = meta.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise SchemaVersionError(f"{meta_path} has format_version {version!r}, which this "
-                                 f"hccfusion cannot read (it reads 1 to {BUNDLE_FORMAT_VERSION}).")
-    if version > BUNDLE_FORMAT_VERSION:
-        from hccfusion import __version__
-
-        raise SchemaVersionError(
-            f"{meta_path} has format_version {version} (written by hccfusion "
-            f"{meta.get('package_version', '?')}), but this hccfusion {__version__} reads up to "
-            f"{BUNDLE_FORMAT_VERSION}. Upgrade hccfusion to read this bundle.")
-    lacking = [k for k in _REQUIRED_META if k not in meta]
-    if lacking:
-        raise DataError(f"{meta_path} lacks {', '.join(lacking)}; the bundle is incomplete. "
-                        "Re-export it.")
-    files = meta["files"]
-    if not isinstance(files, dict) or WEIGHTS_FILE not in files:
-        raise DataError(f"{meta_path} lists no {WEIGHTS_FILE} under 'files'; re-export the "
-                        "bundle.")
-    if files[WEIGHTS_FILE] != meta["weights_sha256"]:
-        raise DataError(f"{meta_path} was edited: its weights_sha256 differs from the sha256 it "
-                        f"lists for {WEIGHTS_FILE}. Re-export the bundle.")
-    expected_files = [WEIGHTS_FILE, TIME_BINS_FILE, CUTOFFS_FILE, FEATURE_SPECS_FILE] + [
-        f"{PREPROCESSOR_DIR}/{name}.json" for name in meta["preprocessors"]]
-    for rel in expected_files:
-        if rel not in files:
-            raise DataError(f"{meta_path} lists no sha256 for {rel}; the bundle is incomplete. "
-                            "Re-export it.")
-    for rel, recorded in files.items():
-        target = root / rel
-        if not target.is_file():
-            raise DataError(f"model bundle {root} lacks {rel}, listed in {META_FILE}; the bundle "
-                            "is incomplete. Copy the whole folder or re-export it.")
-        found = sha256_file(target)
-        if found != recorded:
-            raise DataError(f"{rel} in model bundle {root} has sha256 {found[:12]}…, but "
-                            f"{META_FILE} records {str(recorded)[:12]}…: the file was changed "
-                            "after the bundle was written (corrupt copy or edit). Copy the "
-                            "bundle again or re-export it.")
-
-    config_path = root / CONFIG_FILE
-    if not config_path.is_file():
-        raise DataError(f"model bundle {root} lacks {CONFIG_FILE}; the bundle is incomplete. "
-                        "Copy the whole folder or re-export it.")
-    try:
-        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise DataError(f"{CONFIG_FILE} in model bundle {root} is not valid YAML ({exc}); it was "
-                        "edited after the bundle was written. Re-export the bundle.") from exc
-    if not isinstance(config, dict) or set(config) != {"model", "training"}:
-        raise DataError(f"{CONFIG_FILE} in model bundle {root} must hold exactly the keys 'model' "
-                        "and 'training'; it was edited after the bundle was written. Re-export "
-                        "the bundle.")
-    model_cfg, training_cfg = config["model"], config["training"]
-    try:
-        found_hash = config_hash(model_cfg, training_cfg)
-    except UsageError as exc:
-        raise DataError(f"{CONFIG_FILE} in model bundle {root} holds non-JSON values ({exc}).") \
-            from exc
-    if found_hash != meta["config_hash"]:
-        raise DataError(f"{CONFIG_FILE} in model bundle {root} has config hash "
-                        f"{found_hash[:12]}…, but {META_FILE} records "
-                        f"{str(meta['config_hash'])[:12]}…: the configuration was changed after "
-                        "the model was trained, so it no longer describes these weights. Restore "
-                        "the original config.yaml or retrain.")
-
-    pre = {name: _read_json(root / PREPROCESSOR_DIR / f"{name}.json", root)
-           for name in meta["preprocessors"]}
-    bins = _read_json(root / TIME_BINS_FILE, root)
-    cuts = _read_json(root / CUTOFFS_FILE, root)
-    specs = _read_json(root / FEATURE_SPECS_FILE, root)
-    tensors = _load_weights(root / WEIGHTS_FILE, root)
-    card_path = root / MODEL_CARD_FILE
-    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else None
-    return _bundle_from_parts(root, meta, model_cfg, training_cfg, tensors, pre, bins, cuts,
-                              specs, card)
-
-
-def _load_weights(file: Path, root: Path) -> dict[str, "torch.Tensor"]:
-    try:
-        from safetensors.torch import load_file
-    except ImportError as err:  # pragma: no cover - safetensors is in the models extra
-        raise UsageError(f"reading a model bundle needs safetensors and torch: {_INSTALL_HINT}") \
-            from err
-    try:
-        return load_file(str(file), device="cpu")
-    except Exception as err:  # safetensors raises its own SafetensorError
-        raise DataError(f"{WEIGHTS_FILE} in model bundle {root} is not a readable safetensors "
-                        f"file ({err}); re-export the bundle.") from err
