@@ -34,8 +34,9 @@ BAG_DIM = 6
 SIGNAL_COLUMN = "albi"
 NOISY_MISSING = ("afp_ng_ml", "bilirubin_umol_l")
 
+# the plumbing tests look at the fused net itself; the learning and bundle tests use experts
 TINY = ModelConfig(embed_dim=8, hidden=16, radiomics_pca=4, dropout=0.1, modality_dropout=0.2,
-                   fusion="gated", ensemble=1)
+                   fusion="gated", ensemble=1, experts=False)
 FAST = TrainingConfig(epochs=30, patience=10, lr=1e-2, seed=0)
 
 
@@ -184,9 +185,10 @@ def study() -> StudyData:
 
 @pytest.fixture(scope="module")
 def fitted(study):
-    """The learning fit (slow: only the slow tests use it)."""
+    """The learning fit, with modality experts (slow: only the slow tests use it)."""
     train, val, _ = split_ids(study)
-    return fit_model(study, train_ids=train, val_ids=val, model=TINY, training=FAST)
+    return fit_model(study, train_ids=train, val_ids=val,
+                     model=TINY.model_copy(update={"experts": True}), training=FAST)
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,7 @@ def study():
 def test_the_penalty_shrinks_the_input_weights(study):
     train, val, _ = split_ids(study, n_train=60, n_val=15)
     model = ModelConfig(embed_dim=4, hidden=8, ensemble=1, radiomics_pca=4,
-                        modalities=("clinical", "radiomics"))
+                        modalities=("clinical", "radiomics"), experts=False)
     norms = []
     for weight in (0.0, 0.5):
         fitted = fit_model(study, train_ids=train, val_ids=val, model=model,

@@ -89,6 +89,14 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _core_config(config: Any) -> Mapping[str, Any]:
+    """The config of the fused net itself: modality experts keep it under ``fused``, a seed
+    ensemble under ``member``."""
+    while isinstance(config, Mapping) and ("fused" in config or "member" in config):
+        config = config.get("fused", config.get("member"))
+    return config if isinstance(config, Mapping) else {}
+
+
 def render_model_card(bundle: ModelBundle) -> str:
     """The model card of a bundle as Markdown (Mitchell et al., "Model Cards for Model
     Reporting", FAT* 2019): intended use, model, training data, risk groups, metrics as given,
@@ -107,9 +115,10 @@ def render_model_card(bundle: ModelBundle) -> str:
     """
     b = bundle
     summary = b.summary or {}
-    heads = b.model_config.get("heads") if isinstance(b.model_config, Mapping) else None
+    core = _core_config(b.model_config)
+    heads = core.get("heads")
     heads = heads if isinstance(heads, Mapping) else {}
-    fusion = b.model_config.get("fusion") if isinstance(b.model_config, Mapping) else None
+    fusion = core.get("fusion")
     fusion_name = fusion.get("name") if isinstance(fusion, Mapping) else fusion
 
     lines = [
@@ -134,6 +143,12 @@ def render_model_card(bundle: ModelBundle) -> str:
     ]
     if fusion_name:
         lines.append(f"- Fusion: {fusion_name}.")
+    experts = b.model_config.get("experts") if isinstance(b.model_config, Mapping) else None
+    if isinstance(experts, Mapping) and experts:
+        lines.append(f"- Modality experts: the fused net's OS and PFS risks and response logit "
+                     f"are averaged (on the scale of each one's training predictions) with those "
+                     f"of nets that see one modality only ({', '.join(experts)}); an expert "
+                     f"votes only for patients who have its modality.")
     n_weights = b.meta.get("n_weights", sum(t.numel() for t in b.state_dict.values()))
     lines.append(f"- Weights: {n_weights} numbers (parameters and buffers).")
     lines.append("- Outputs:")

@@ -54,6 +54,8 @@ class ModelConfig(_Strict):
     radiomics_pca: int | None = Field(16, ge=1)
     treatment_embed_dim: int = Field(4, ge=1, le=64)
     ensemble: int = Field(3, ge=1, le=32, description="seed-ensemble members averaged")
+    experts: bool = Field(True, description="average the fused net with one "
+                          "single-modality net per modality (modality experts)")
     wide: tuple[str, ...] = Field(("clinical",), description="feature-vector modalities that also reach "
                                   "the heads through a linear term (wide and deep)")
 

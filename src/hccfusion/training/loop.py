@@ -189,7 +189,6 @@ def fit_model(data: StudyData, *, train_ids: list[str], val_ids: list[str],
     never reach this function.
     """
     torch = _torch()
-    from hccfusion.models.multimodal import build_model
     from hccfusion.training.preprocess import TimeBins
 
     started = _time.perf_counter()
@@ -235,8 +234,33 @@ def fit_model(data: StudyData, *, train_ids: list[str], val_ids: list[str],
     train_target = _targets(fitted, data, list(train_ids))
     val_batch = make_batch(fitted, data, list(val_ids)) if len(val_ids) else None
     val_target = _targets(fitted, data, list(val_ids)) if len(val_ids) else None
+    fitted.net, rows, best_epochs = fit_members(
+        net_config, train_batch, train_target, val_batch, val_target,
+        ensemble=model.ensemble, training=training)
+    fitted.net_config = fitted.net.config
+    fitted.extra["best_epoch"] = best_epochs[0] if len(best_epochs) == 1 else best_epochs
+    if model.experts and len(fitted.modalities) > 1:
+        from hccfusion.training.experts import add_experts
+
+        rows += add_experts(fitted, data, model=model, training=training, dims=dims,
+                            cardinalities=list(pre["treatment"].cardinalities_),
+                            n_bins={ep: b.n_bins_ for ep, b in bins.items()})
+    fitted.history = pd.DataFrame(rows)
+    fitted.seconds = _time.perf_counter() - started
+    return fitted
+
+
+def fit_members(net_config: dict, train_batch: dict, train_target: dict,
+                val_batch: dict | None, val_target: dict | None, *, ensemble: int,
+                training: TrainingConfig) -> tuple[Any, list[dict], list[int]]:
+    """Train ``ensemble`` nets of ``net_config`` (member k seeded ``training.seed + k``);
+    returns the net (an :class:`~hccfusion.models.ensemble.EnsembleNet` when ``ensemble > 1``),
+    the history rows (with ``member``) and each member's best epoch."""
+    torch = _torch()
+    from hccfusion.models.multimodal import build_model
+
     members, rows, best_epochs = [], [], []
-    for k in range(model.ensemble):
+    for k in range(ensemble):
         # member k: its own initialisation and modality-dropout draws (seed + k)
         torch.manual_seed(training.seed + k)
         net = build_model(net_config)
@@ -246,17 +270,11 @@ def fit_model(data: StudyData, *, train_ids: list[str], val_ids: list[str],
         monitor = "val_loss" if val_batch is not None else "train_loss"
         best_epochs.append(int(pd.DataFrame(history)[monitor].idxmin()))
         members.append(net.eval())
-    if model.ensemble > 1:
-        from hccfusion.models.ensemble import EnsembleNet
+    if ensemble == 1:
+        return members[0], rows, best_epochs
+    from hccfusion.models.ensemble import EnsembleNet
 
-        fitted.net = EnsembleNet(members).eval()
-        fitted.net_config = fitted.net.config
-    else:
-        fitted.net = members[0]
-    fitted.extra["best_epoch"] = best_epochs[0] if len(best_epochs) == 1 else best_epochs
-    fitted.history = pd.DataFrame(rows)
-    fitted.seconds = _time.perf_counter() - started
-    return fitted
+    return EnsembleNet(members).eval(), rows, best_epochs
 
 
 def _train(net: Any, train_batch: dict, train_target: dict, val_batch: dict | None,

@@ -41,6 +41,9 @@ def save_fitted(fitted: FittedModel, out: Path | str, *, training_config: dict,
 
 
 def _member_config(config: dict) -> dict:
+    """The config of one fused net (inside modality experts and seed ensembles)."""
+    if "experts" in config:
+        config = config["fused"]
     return config["member"] if "ensemble_size" in config else config
 
 
@@ -52,16 +55,11 @@ def _endpoints(config: dict) -> list[str]:
 def load_fitted(path: Path | str) -> tuple[FittedModel, Any]:
     """Rebuild the fitted model of a bundle; returns it with the :class:`ModelBundle`."""
     from hccfusion.io.bundle import read_bundle
-    from hccfusion.models.multimodal import build_model
+    from hccfusion.models.experts import build_net
     from hccfusion.training.preprocess import TimeBins, preprocessor_from_dict
 
     bundle = read_bundle(path)
-    if "ensemble_size" in bundle.model_config:
-        from hccfusion.models.ensemble import build_ensemble
-
-        net = build_ensemble(bundle.model_config)
-    else:
-        net = build_model(bundle.model_config)
+    net = build_net(bundle.model_config)
     try:
         net.load_state_dict(bundle.state_dict, strict=True)
     except RuntimeError as exc:

@@ -1,0 +1,180 @@
+"""Modality experts: the fused net averaged with one single-modality net per modality.
+
+A fused net trained end to end on a few hundred patients leans on the modality that lowers the
+loss fastest (the clinical variables) and under-uses the slower ones: on the simulated study a
+pathology-only net ranks progression and response better than the pathology branch inside the
+fused net does. Averaging the fused net with nets that each see one modality only (late,
+decision-level fusion; Kittler et al., IEEE TPAMI 1998, "On combining classifiers") gives every
+modality an equal say where the patient has it, and the fused net still contributes the
+interactions.
+
+Each component's outputs — OS and PFS log-risks and the response logit — are put on a common
+scale with the mean and SD of that component's predictions on the training patients, averaged
+with one weight per component and output over the components the patient has (an expert whose
+modality is missing, or hidden by an ablation, does not vote), and mapped back onto the fused
+net's scale, so P(response) stays a probability on the fused net's calibration. The training
+layer sets the weights from each component's skill on the inner validation patients (C-index
+or AUC above ½), so a modality that carries no signal gets no say; scales and weights are
+buffers saved with the weights. Hazard logits
+(the S(t) of a discrete-time head), ordinal logits, embeddings, fusion weights and attention
+are the fused net's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from hccfusion.errors import UsageError
+from hccfusion.models.multimodal import MODALITY_ORDER, MultimodalOutput, build_model
+
+__all__ = ["COMBINED_OUTPUTS", "ExpertsNet", "build_net"]
+
+COMBINED_OUTPUTS = ("os", "pfs", "response")
+"""The outputs averaged over the components, in the column order of the scale buffers."""
+
+
+def build_net(config: Mapping[str, Any]) -> nn.Module:
+    """Rebuild any net the training layer writes from its config: a single net
+    (:func:`~hccfusion.models.multimodal.build_model`), a seed ensemble (``ensemble_size``)
+    or modality experts (``fused`` + ``experts``)."""
+    if not isinstance(config, Mapping):
+        raise UsageError(f"A model config must be a mapping. Got {type(config).__name__} "
+                         "instead.")
+    if "experts" in config:
+        if set(config) != {"fused", "experts"}:
+            raise UsageError("A modality-experts config must have exactly the keys 'fused' "
+                             f"and 'experts'. Got {sorted(config)} instead.")
+        experts = config["experts"]
+        if not isinstance(experts, Mapping):
+            raise UsageError("The 'experts' of a modality-experts config must map modality "
+                             f"names to configs. Got {type(experts).__name__} instead.")
+        return ExpertsNet(build_net(config["fused"]),
+                          {name: build_net(cfg) for name, cfg in experts.items()})
+    if "ensemble_size" in config:
+        from hccfusion.models.ensemble import build_ensemble
+
+        return build_ensemble(config)
+    return build_model(config)
+
+
+def _values(out: MultimodalOutput, b: int) -> torch.Tensor:
+    """``[B, 3]``: OS log-risk, PFS log-risk, response logit (NaN for a missing head)."""
+    cols = []
+    for name in COMBINED_OUTPUTS:
+        value = out.response_logit if name == "response" else out.risk.get(name)
+        cols.append(value if value is not None else torch.full((b,), float("nan")))
+    return torch.stack(cols, dim=1)
+
+
+class ExpertsNet(nn.Module):
+    """The fused net and one expert per modality, outputs averaged on a common scale.
+
+    Parameters
+    ----------
+    fused : torch.nn.Module
+        A :class:`~hccfusion.models.multimodal.MultimodalNet` or seed ensemble.
+    experts : mapping of str to torch.nn.Module
+        Modality name → a net (or ensemble) whose only modality is that one; each must be one
+        of ``fused``'s modalities.
+
+    Attributes
+    ----------
+    center, scale, weight : torch.Tensor
+        ``[1 + E, 3]`` buffers (fused first, then the experts in modality order): mean and SD
+        of each component's OS and PFS log-risk and response logit on the training patients,
+        and each component's weight in the average; set by :meth:`set_scales` (until then 0,
+        1 and 1: an equal-weight average).
+    """
+
+    def __init__(self, fused: nn.Module, experts: Mapping[str, nn.Module]) -> None:
+        super().__init__()
+        self.fused = fused
+        self.modalities = tuple(fused.modalities)
+        order = [m for m in MODALITY_ORDER if m in experts]
+        for name in experts:
+            if name not in self.modalities:
+                raise UsageError(f"Expert '{name}' is not one of the fused net's modalities "
+                                 f"({', '.join(self.modalities)}).")
+            if tuple(experts[name].modalities) != (name,):
+                raise UsageError(f"Expert '{name}' must see '{name}' only. Got modalities "
+                                 f"{tuple(experts[name].modalities)} instead.")
+        self.experts = nn.ModuleDict({name: experts[name] for name in order})
+        n = 1 + len(order)
+        self.register_buffer("center", torch.zeros(n, len(COMBINED_OUTPUTS)))
+        self.register_buffer("scale", torch.ones(n, len(COMBINED_OUTPUTS)))
+        self.register_buffer("weight", torch.ones(n, len(COMBINED_OUTPUTS)))
+        self.config = {"fused": fused.config,
+                       "experts": {name: self.experts[name].config for name in order}}
+
+    def set_scales(self, center: torch.Tensor, scale: torch.Tensor,
+                   weight: torch.Tensor | None = None) -> None:
+        """Set the per-component mean, SD and weight (each ``[1 + E, 3]``).
+
+        An SD below 1e-6 (or undefined) counts as 1; weights must be >= 0 (NaN counts as 0),
+        and an output whose weights are all 0 falls back to the fused net alone."""
+        weight = torch.ones_like(self.weight) if weight is None else weight
+        values = [torch.as_tensor(v, dtype=self.center.dtype) for v in (center, scale, weight)]
+        if any(v.shape != self.center.shape for v in values):
+            raise UsageError(f"set_scales needs center, scale and weight of shape "
+                             f"{tuple(self.center.shape)}. Got "
+                             f"{', '.join(str(tuple(v.shape)) for v in values)} instead.")
+        center, scale, weight = values
+        weight = torch.nan_to_num(weight, nan=0.0)
+        if bool((weight < 0).any()):
+            raise UsageError("set_scales: component weights must be >= 0.")
+        none = weight.sum(dim=0) <= 0
+        weight[0, none] = 1.0
+        self.center.copy_(torch.nan_to_num(center, nan=0.0))
+        self.scale.copy_(torch.where(torch.isfinite(scale) & (scale > 1e-6), scale,
+                                     torch.ones_like(scale)))
+        self.weight.copy_(weight)
+
+    def _expert_batch(self, batch: Mapping[str, object], name: str,
+                      rows: torch.Tensor) -> dict[str, object]:
+        idx = rows.nonzero().flatten().tolist()
+        m = self.modalities.index(name)
+        sub: dict[str, object] = {"available": batch["available"][rows][:, m:m + 1]}
+        for key in (name, f"{name}_groups"):
+            if key in batch:
+                value = batch[key]
+                sub[key] = [value[i] for i in idx] if isinstance(value, (list, tuple)) \
+                    else value[rows]
+        if "treatment" in batch:
+            sub["treatment"] = batch["treatment"][rows]
+        return sub
+
+    def component_values(self, batch: Mapping[str, object]
+                         ) -> tuple[MultimodalOutput, torch.Tensor]:
+        """The fused output and ``[1 + E, B, 3]`` raw component values (NaN where an expert's
+        modality is unavailable)."""
+        out = self.fused(batch)
+        b = out.available.shape[0]
+        values = [_values(out, b)]
+        for name, expert in self.experts.items():
+            rows = out.available[:, self.modalities.index(name)]
+            v = torch.full((b, len(COMBINED_OUTPUTS)), float("nan"))
+            if bool(rows.any()):
+                v[rows] = _values(expert(self._expert_batch(batch, name, rows)), int(rows.sum()))
+            values.append(v)
+        return out, torch.stack(values)
+
+    def forward(self, batch: Mapping[str, object]) -> MultimodalOutput:
+        out, values = self.component_values(batch)
+        z = (values - self.center[:, None, :]) / self.scale[:, None, :]    # [1 + E, B, 3]
+        w = torch.where(torch.isnan(z), torch.zeros_like(z), self.weight[:, None, :])
+        total = w.sum(dim=0)
+        # a patient whose voting components all weigh 0 gets the fused net's value
+        fallback = total <= 0
+        w = torch.where(fallback[None] & (torch.arange(len(z))[:, None, None] == 0),
+                        torch.ones_like(w), w)
+        mean_z = (torch.nan_to_num(z) * w).sum(dim=0) / w.sum(dim=0)        # [B, 3]
+        combined = self.center[0] + self.scale[0] * mean_z
+        risk = {name: combined[:, k] for k, name in enumerate(COMBINED_OUTPUTS)
+                if name in out.risk}
+        response = combined[:, 2] if out.response_logit is not None else None
+        return dataclasses.replace(out, risk=risk, response_logit=response)

@@ -1,0 +1,110 @@
+"""Train the modality experts of a fitted model (see :mod:`hccfusion.models.experts`).
+
+Each expert is a net over one modality, trained like the fused net (same architecture options,
+loss, seed ensemble and early stopping) on the training patients who have that modality, with
+the preprocessors already fitted for the fused net. The scales that put the components on a
+common footing are the mean and SD of each component's predictions on the training patients
+(training and inner-validation share); each component's weight is its skill on the inner
+validation patients who have its modality — Harrell's C minus ½ for OS and PFS, ROC AUC minus
+½ for response, floored at 0 — so an expert without signal gets no vote. Nothing is learned
+from held-out patients.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hccfusion.models.experts import COMBINED_OUTPUTS
+from hccfusion.training.config import ModelConfig, TrainingConfig
+
+if TYPE_CHECKING:
+    from hccfusion.training.dataset import StudyData
+    from hccfusion.training.loop import FittedModel
+
+__all__ = ["MIN_EXPERT_PATIENTS", "add_experts"]
+
+MIN_EXPERT_PATIENTS = 20
+"""Fewest training patients with a modality (and at least one OS and one PFS event among them)
+for that modality to get an expert."""
+
+_MIN_VAL_PATIENTS = 5
+
+
+def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
+                training: TrainingConfig, dims: dict[str, int], cardinalities: list[int],
+                n_bins: dict[str, int]) -> list[dict]:
+    """Train one expert per modality of ``fitted`` that enough training patients have, wrap
+    ``fitted.net`` with them in an :class:`~hccfusion.models.experts.ExpertsNet` and set its
+    scales. Returns the experts' training history rows (column ``expert``); ``fitted`` is
+    left as it was when no modality qualifies."""
+    import torch
+
+    from hccfusion.models.experts import ExpertsNet
+    from hccfusion.training.loop import _targets, fit_members, make_batch, model_config_dict
+
+    available = data.available()
+    experts: dict[str, Any] = {}
+    rows: list[dict] = []
+    for m in fitted.modalities:
+        train = [p for p in fitted.train_ids if bool(available.at[p, m])]
+        val = [p for p in fitted.val_ids if bool(available.at[p, m])]
+        events = data.targets.loc[train, ["os_event", "pfs_event"]].astype(bool)
+        if len(train) < MIN_EXPERT_PATIENTS or not events.any().all():
+            continue
+        config = model_config_dict(model.model_copy(update={"modalities": (m,)}),
+                                   dims={m: dims[m]}, cardinalities=cardinalities,
+                                   n_bins=n_bins)
+        view = dataclasses.replace(fitted, net=None, net_config=config, modalities=(m,))
+        use_val = len(val) >= _MIN_VAL_PATIENTS
+        net, history, _ = fit_members(
+            config, make_batch(view, data, train), _targets(view, data, train),
+            make_batch(view, data, val) if use_val else None,
+            _targets(view, data, val) if use_val else None,
+            ensemble=model.ensemble, training=training)
+        experts[m] = net
+        rows.extend({**r, "expert": m} for r in history)
+    if not experts:
+        return rows
+    net = ExpertsNet(fitted.net, experts).eval()
+    fit_ids = list(fitted.train_ids) + list(fitted.val_ids)
+    with torch.no_grad():
+        _, values = net.component_values(make_batch(fitted, data, fit_ids))
+    values = values.numpy().astype(np.float64)                  # [1 + E, B, 3]
+    center = np.nanmean(values, axis=1)
+    scale = np.nanstd(values, axis=1, ddof=1)
+    weight = np.ones_like(center)
+    if len(fitted.val_ids):
+        with torch.no_grad():
+            _, val_values = net.component_values(make_batch(fitted, data,
+                                                            list(fitted.val_ids)))
+        weight = _skill(val_values.numpy().astype(np.float64),
+                        data.targets.loc[list(fitted.val_ids)])
+    net.set_scales(*(torch.as_tensor(v, dtype=torch.float32) for v in (center, scale, weight)))
+    fitted.net, fitted.net_config = net, net.config
+    fitted.extra["experts"] = list(experts)
+    return rows
+
+
+def _skill(values: np.ndarray, targets: Any) -> np.ndarray:
+    """``[1 + E, 3]`` weights: C-index − ½ (OS, PFS) and AUC − ½ (response) of each
+    component on the validation patients it predicts, floored at 0 (NaN when undefined)."""
+    from hccfusion.training.metrics import auc_score, harrell_c
+
+    weight = np.zeros(values.shape[::2])
+    for c in range(values.shape[0]):
+        for k, name in enumerate(COMBINED_OUTPUTS):
+            v = values[c, :, k]
+            if name == "response":
+                y = targets["orr"].to_numpy(float)
+                ok = np.isfinite(v) & np.isfinite(y)
+                skill = auc_score(y_true=y[ok], score=v[ok]) if ok.sum() >= 2 else np.nan
+            else:
+                ok = np.isfinite(v)
+                skill = harrell_c(time=targets[f"{name}_time"].to_numpy(float)[ok],
+                                  event=targets[f"{name}_event"].to_numpy(bool)[ok],
+                                  risk=v[ok]) if ok.sum() >= 2 else np.nan
+            weight[c, k] = max(float(skill) - 0.5, 0.0) if np.isfinite(skill) else 0.0
+    return weight

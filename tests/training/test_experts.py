@@ -1,0 +1,93 @@
+"""Training the modality experts: who gets one, on which patients, and the scales."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hccfusion.models.experts import ExpertsNet  # noqa: E402
+from hccfusion.training.config import ModelConfig, TrainingConfig  # noqa: E402
+from hccfusion.training.experts import MIN_EXPERT_PATIENTS  # noqa: E402
+from hccfusion.training.loop import fit_model, make_batch, predict_frame  # noqa: E402
+from tests.training.test_loop import split_ids, synthetic_study  # noqa: E402
+
+MODEL = ModelConfig(embed_dim=4, hidden=8, radiomics_pca=4, ensemble=1)
+QUICK = TrainingConfig(epochs=4, patience=4, lr=1e-2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def study():
+    # omics for about 15 % of patients: too few training patients for an omics expert
+    return synthetic_study(n=100, p_omics=0.15)
+
+
+@pytest.fixture(scope="module")
+def fitted(study):
+    train, val, _ = split_ids(study, n_train=70, n_val=15)
+    return fit_model(study, train_ids=train, val_ids=val, model=MODEL, training=QUICK)
+
+
+def test_every_modality_with_enough_training_patients_gets_an_expert(study, fitted):
+    assert isinstance(fitted.net, ExpertsNet)
+    avail = study.available().loc[list(fitted.train_ids)]
+    expected = [m for m in fitted.modalities if avail[m].sum() >= MIN_EXPERT_PATIENTS]
+    assert "omics" in fitted.modalities and "omics" not in expected
+    assert list(fitted.net.experts) == expected == fitted.extra["experts"]
+    # each expert was trained on the training patients who have its modality
+    history = fitted.history
+    assert set(history["expert"].dropna()) == set(expected)
+
+
+def test_scales_are_the_training_predictions_mean_and_sd(study, fitted):
+    fit_ids = list(fitted.train_ids) + list(fitted.val_ids)
+    with torch.no_grad():
+        _, values = fitted.net.component_values(make_batch(fitted, study, fit_ids))
+    values = values.numpy().astype(np.float64)
+    assert np.allclose(fitted.net.center.numpy(), np.nanmean(values, axis=1), atol=1e-5)
+    assert np.allclose(fitted.net.scale.numpy(), np.nanstd(values, axis=1, ddof=1), atol=1e-5)
+    # on the training patients the combined risk is centred where the fused net's is
+    pred = predict_frame(fitted, study, fit_ids)
+    assert abs(pred["risk_os"].mean() - float(fitted.net.center[0, 0])) < \
+        0.5 * float(fitted.net.scale[0, 0])
+
+
+def test_experts_can_be_switched_off(study):
+    train, val, _ = split_ids(study, n_train=70, n_val=15)
+    plain = fit_model(study, train_ids=train, val_ids=val,
+                      model=MODEL.model_copy(update={"experts": False}), training=QUICK)
+    assert not isinstance(plain.net, ExpertsNet) and "experts" not in plain.extra
+    single = fit_model(study, train_ids=train, val_ids=val,
+                       model=MODEL.model_copy(update={"modalities": ("clinical",)}),
+                       training=QUICK)
+    assert not isinstance(single.net, ExpertsNet)  # one modality: the fused net is the expert
+
+
+def test_weights_are_each_components_skill_on_the_validation_patients(study, fitted):
+    from hccfusion.evaluation.binary import roc_auc
+    from hccfusion.evaluation.concordance import harrell_c
+
+    val = list(fitted.val_ids)
+    with torch.no_grad():
+        _, values = fitted.net.component_values(make_batch(fitted, study, val))
+    t = study.targets.loc[val]
+    for c in range(values.shape[0]):
+        for k, ep in enumerate(("os", "pfs")):
+            v = values[c, :, k].numpy()
+            ok = np.isfinite(v)
+            skill = harrell_c(time=t[f"{ep}_time"][ok], event=t[f"{ep}_event"][ok],
+                              risk=v[ok]).c
+            assert float(fitted.net.weight[c, k]) == pytest.approx(max(skill - 0.5, 0.0),
+                                                                   abs=1e-6)
+        v, y = values[c, :, 2].numpy(), t["orr"].to_numpy(float)
+        ok = np.isfinite(v) & np.isfinite(y)
+        auc = roc_auc(y_true=y[ok].astype(int), score=v[ok]).auc
+        assert float(fitted.net.weight[c, 2]) == pytest.approx(max(auc - 0.5, 0.0), abs=1e-6)
+
+
+def test_without_validation_patients_the_components_weigh_the_same(study):
+    train, _, _ = split_ids(study, n_train=85, n_val=0)
+    fitted = fit_model(study, train_ids=train, val_ids=[], model=MODEL, training=QUICK)
+    assert isinstance(fitted.net, ExpertsNet)
+    assert torch.equal(fitted.net.weight, torch.ones_like(fitted.net.weight))
