@@ -68,7 +68,7 @@ def main() -> None:
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print("\n1. training (default model, fixed 30 epochs, no early stop), per epoch of one "
-          "ensemble member")
+          "net (the fused ensemble members and the modality experts)")
     for device in devices:
         if device != "cpu":
             print(f"   {device}: the training loop runs on CPU tensors today; not measured")
@@ -79,8 +79,11 @@ def main() -> None:
                            training=training)
         total = _timer() - t0
         n_epochs = len(fitted.history)
+        experts = int(fitted.history["expert"].notna().sum()) \
+            if "expert" in fitted.history else 0
         print(f"   cpu: {total / n_epochs * 1000:.0f} ms/epoch over {len(train)} patients "
-              f"({total:.1f} s for {n_epochs} epochs incl. preprocessing)")
+              f"({total:.1f} s for {n_epochs} epochs incl. preprocessing; {experts} of them "
+              f"single-modality expert epochs)")
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
