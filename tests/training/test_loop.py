@@ -368,9 +368,11 @@ def _corrupt(data: StudyData, ids: list[str]) -> StudyData:
 @pytest.mark.slow
 def test_held_out_patients_never_reach_the_fit(study):
     train, val, test = split_ids(study)
-    model = TINY.model_copy(update={"survival_head": "discrete", "n_bins": 5})
+    # with modality experts: their weights, scales and skill weights are buffers of the net
+    model = TINY.model_copy(update={"survival_head": "discrete", "n_bins": 5, "experts": True})
     cfg = TrainingConfig(epochs=3, patience=3, seed=1)
     clean = fit_model(study, train_ids=train, val_ids=val, model=model, training=cfg)
+    assert type(clean.net).__name__ == "ExpertsNet"
     broken = _corrupt(study, test)
     # the corruption is real: the test patients' inputs did change
     assert not np.allclose(make_batch(clean, study, test)["clinical"].numpy(),

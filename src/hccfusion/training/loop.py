@@ -332,7 +332,9 @@ def predict_frame(fitted: FittedModel, data: StudyData, ids: list[str], *,
                   ) -> pd.DataFrame:
     """Per patient: ``risk_os``, ``risk_pfs``, ``p_response``, ``p_bor_<class>`` and, for a
     discrete-time head, ``surv_os_<h>d`` at the horizons. ``drop`` hides modalities from the
-    model (as if unavailable), for ablations; a patient left with none gets NaN."""
+    model (as if unavailable), for ablations; a patient left with none gets NaN. With modality
+    experts, the risks and P(response) combine the fused net and the experts; S(t) and
+    P(BOR) are the fused net's (:mod:`hccfusion.models.experts`)."""
     torch = _torch()
     from hccfusion.models.losses import survival_from_hazards
 
