@@ -439,3 +439,16 @@ def test_model_card_without_metrics_and_extra_limitations(tmp_path):
     assert "No performance figures were given" in b.model_card
     assert "- Only 2 centres, both in one country." in b.model_card
     assert isinstance(b, ModelBundle) and b.limitations == ("Only 2 centres, both in one country.",)
+
+
+def test_model_card_reads_the_fused_config_inside_experts_and_ensembles(tmp_path):
+    wrapped = {"fused": {"ensemble_size": 2, "member": MODEL_CONFIG},
+               "experts": {"clinical": MODEL_CONFIG, "pathology": MODEL_CONFIG}}
+    b = read_bundle(_write(tmp_path / "b", model_config=wrapped,
+                           endpoints=["os", "pfs"], modalities=["clinical", "pathology"]))
+    card = render_model_card(b)
+    assert "Fusion: gated" in card
+    assert "over 4 time bins" in card  # the OS head of the fused member
+    assert ("Modality experts: the fused net's OS and PFS risks and response logit are "
+            "averaged") in card
+    assert "nets that see one modality only (clinical, pathology)" in card

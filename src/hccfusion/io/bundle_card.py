@@ -146,9 +146,10 @@ def render_model_card(bundle: ModelBundle) -> str:
     experts = b.model_config.get("experts") if isinstance(b.model_config, Mapping) else None
     if isinstance(experts, Mapping) and experts:
         lines.append(f"- Modality experts: the fused net's OS and PFS risks and response logit "
-                     f"are averaged (on the scale of each one's training predictions) with those "
-                     f"of nets that see one modality only ({', '.join(experts)}); an expert "
-                     f"votes only for patients who have its modality.")
+                     f"are averaged (on the scale of each one's training predictions, weighted "
+                     f"by each one's skill on the inner-validation patients) with those of nets "
+                     f"that see one modality only ({', '.join(experts)}); an expert votes only "
+                     f"for patients who have its modality.")
     n_weights = b.meta.get("n_weights", sum(t.numel() for t in b.state_dict.values()))
     lines.append(f"- Weights: {n_weights} numbers (parameters and buffers).")
     lines.append("- Outputs:")
