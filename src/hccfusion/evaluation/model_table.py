@@ -61,6 +61,7 @@ import numpy as np
 import pandas as pd
 
 from hccfusion.errors import DataError, UsageError, unknown_option
+from hccfusion.evaluation.bootstrap import _percentile
 from hccfusion.evaluation.model_table_bootstrap import (  # noqa: F401 - bootstraps re-exported
     _bootstrap_auc, _bootstrap_harrell_pairs, _score_set,
 )
@@ -68,7 +69,7 @@ from hccfusion.evaluation.model_table_inputs import (
     _check_options, _check_outcomes, _check_predictions, _endpoint_outcome, _require,
 )
 from hccfusion.evaluation.model_table_rows import (
-    _METRIC, _frame, _groups, _interval, _join, _ordered, _performance_rows, _risk_matrix,
+    _METRIC, _frame, _groups, _join, _ordered, _performance_rows, _risk_matrix,
     _undefined_note,
 )
 
@@ -296,7 +297,7 @@ def paired_difference_table(predictions: pd.DataFrame, outcomes: pd.DataFrame, *
                            **nanrow, "note": res.note}
                     if res.replicates is not None:
                         delta = res.replicates[:, 0] - res.replicates[:, j]
-                        lo, hi = _interval(delta, float(confidence))
+                        lo, hi = _percentile(delta, float(confidence))
                         row.update(estimate=float(res.estimate[0]),
                                    comparator_estimate=float(res.estimate[j]),
                                    delta=float(res.estimate[0] - res.estimate[j]),

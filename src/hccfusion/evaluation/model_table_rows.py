@@ -14,22 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hccfusion.evaluation.bootstrap import _percentile
 from hccfusion.evaluation.model_table_bootstrap import _score_set
 from hccfusion.evaluation.model_table_inputs import _ENDPOINTS, _endpoint_outcome
 
 _METRIC = {"os": "harrell_c", "pfs": "harrell_c", "orr": "roc_auc"}
-
-
-# --------------------------------------------------------------------------- statistics
-
-
-def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return float("nan"), float("nan")
-    alpha = 1.0 - confidence
-    lo, hi = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
 
 
 def _join(*notes: str) -> str:
@@ -110,7 +99,7 @@ def _performance_rows(p: pd.DataFrame, o: pd.DataFrame, keys: list[str], *, n_re
                 lo = hi = float("nan")
                 note = res.note
                 if res.replicates is not None:
-                    lo, hi = _interval(res.replicates[:, j], confidence)
+                    lo, hi = _percentile(res.replicates[:, j], confidence)
                     note = _join(note, _undefined_note(res.replicates[:, j]))
                 scored[m] = {"n": res.n, "n_events": res.n_events,
                              "estimate": float(res.estimate[j]), "ci_low": lo, "ci_high": hi,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from hccfusion.io.bundle_layout import fused_model_config
 from hccfusion.io.bundle_specs import _describe
 
 if TYPE_CHECKING:
@@ -89,14 +90,6 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _core_config(config: Any) -> Mapping[str, Any]:
-    """The config of the fused net itself: modality experts keep it under ``fused``, a seed
-    ensemble under ``member``."""
-    while isinstance(config, Mapping) and ("fused" in config or "member" in config):
-        config = config.get("fused", config.get("member"))
-    return config if isinstance(config, Mapping) else {}
-
-
 def render_model_card(bundle: ModelBundle) -> str:
     """The model card of a bundle as Markdown (Mitchell et al., "Model Cards for Model
     Reporting", FAT* 2019): intended use, model, training data, risk groups, metrics as given,
@@ -115,7 +108,7 @@ def render_model_card(bundle: ModelBundle) -> str:
     """
     b = bundle
     summary = b.summary or {}
-    core = _core_config(b.model_config)
+    core = fused_model_config(b.model_config)
     heads = core.get("heads")
     heads = heads if isinstance(heads, Mapping) else {}
     fusion = core.get("fusion")

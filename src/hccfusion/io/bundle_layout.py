@@ -26,6 +26,7 @@ __all__ = [
     "PREPROCESSOR_DIR",
     "TIME_BINS_FILE",
     "WEIGHTS_FILE",
+    "fused_model_config",
 ]
 
 #: Version of the folder layout written here; readers refuse a newer one.
@@ -122,3 +123,11 @@ def _bundle_from_parts(path: Path | None, meta: dict[str, Any], model_cfg: dict[
         training_config=training_cfg, state_dict=tensors, preprocessors=pre, time_bins=bins,
         cutoffs=cuts, feature_specs=specs, metrics=meta.get("metrics"),
         limitations=tuple(meta.get("limitations") or ()), model_card=card, meta=meta)
+
+
+def fused_model_config(config: Any) -> dict[str, Any]:
+    """The config of the fused net itself inside a bundle's model config: modality experts
+    keep it under ``fused``, a seed ensemble under ``member`` ({} for anything else)."""
+    while isinstance(config, dict) and ("fused" in config or "member" in config):
+        config = config.get("fused", config.get("member"))
+    return config if isinstance(config, dict) else {}

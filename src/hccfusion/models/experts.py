@@ -167,11 +167,8 @@ class ExpertsNet(nn.Module):
         out, values = self.component_values(batch)
         z = (values - self.center[:, None, :]) / self.scale[:, None, :]    # [1 + E, B, 3]
         w = torch.where(torch.isnan(z), torch.zeros_like(z), self.weight[:, None, :])
-        total = w.sum(dim=0)
         # a patient whose voting components all weigh 0 gets the fused net's value
-        fallback = total <= 0
-        w = torch.where(fallback[None] & (torch.arange(len(z))[:, None, None] == 0),
-                        torch.ones_like(w), w)
+        w[0] = torch.where(w.sum(dim=0) > 0, w[0], torch.ones_like(w[0]))
         mean_z = (torch.nan_to_num(z) * w).sum(dim=0) / w.sum(dim=0)        # [B, 3]
         combined = self.center[0] + self.scale[0] * mean_z
         risk = {name: combined[:, k] for k, name in enumerate(COMBINED_OUTPUTS)

@@ -76,12 +76,9 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
     center = np.nanmean(values, axis=1)
     scale = np.nanstd(values, axis=1, ddof=1)
     weight = np.ones_like(center)
-    if len(fitted.val_ids):
-        with torch.no_grad():
-            _, val_values = net.component_values(make_batch(fitted, data,
-                                                            list(fitted.val_ids)))
-        weight = _skill(val_values.numpy().astype(np.float64),
-                        data.targets.loc[list(fitted.val_ids)])
+    n_val = len(fitted.val_ids)
+    if n_val:  # the validation patients are the last rows of fit_ids
+        weight = _skill(values[:, -n_val:], data.targets.loc[list(fitted.val_ids)])
     net.set_scales(*(torch.as_tensor(v, dtype=torch.float32) for v in (center, scale, weight)))
     fitted.net, fitted.net_config = net, net.config
     fitted.extra["experts"] = list(experts)

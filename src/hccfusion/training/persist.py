@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from hccfusion.errors import DataError
+from hccfusion.io.bundle_layout import fused_model_config
 from hccfusion.training.loop import FittedModel
 
 __all__ = ["save_fitted", "load_fitted"]
@@ -40,15 +41,8 @@ def save_fitted(fitted: FittedModel, out: Path | str, *, training_config: dict,
         overwrite=overwrite)
 
 
-def _member_config(config: dict) -> dict:
-    """The config of one fused net (inside modality experts and seed ensembles)."""
-    if "experts" in config:
-        config = config["fused"]
-    return config["member"] if "ensemble_size" in config else config
-
-
 def _endpoints(config: dict) -> list[str]:
-    heads = _member_config(config).get("heads", {})
+    heads = fused_model_config(config).get("heads", {})
     return [name for name, head in heads.items() if head not in (None, False)]
 
 
