@@ -15,7 +15,7 @@ import pandas as pd
 
 from hccfusion.errors import DataError, UsageError, unknown_option
 from hccfusion.omics.covariates import covariates_for_samples
-from hccfusion.omics.multiple_testing import bh_fdr
+from hccfusion.omics.multiple_testing import bh_fdr, check_two_groups
 
 __all__ = ["ADJUSTED_METHODS", "ADJUSTED_STATUSES", "compare_groups_adjusted"]
 
@@ -25,39 +25,9 @@ ADJUSTED_STATUSES: tuple[str, ...] = ("tested", "too_few_samples", "constant", "
 
 def _check_groups(values: object, groups: object, order: object, min_per_group: object,
                   method: str) -> tuple[object, object]:
-    caller = "compare_groups_adjusted"
-    if not isinstance(values, pd.DataFrame):
-        raise UsageError(f"The 'values' parameter of {caller} must be a pandas DataFrame (rows = "
-                         f"samples, columns = features). Got {type(values).__name__} instead.")
-    if not isinstance(groups, pd.Series):
-        raise UsageError(f"The 'groups' parameter of {caller} must be a pandas Series indexed "
-                         f"like 'values'. Got {type(groups).__name__} instead.")
     if method not in ADJUSTED_METHODS:
         raise unknown_option("adjusted test", str(method), ADJUSTED_METHODS)
-    if isinstance(min_per_group, bool) or not isinstance(min_per_group, (int, np.integer)) or (
-            min_per_group < 2):
-        raise UsageError(f"The 'min_per_group' parameter of {caller} must be an integer >= 2. "
-                         f"Got {min_per_group!r} instead.")
-    if not values.index.is_unique:
-        raise DataError(f"sample_id '{values.index[values.index.duplicated()][0]}' appears more "
-                        "than once in 'values'.")
-    missing = values.index.difference(groups.index)
-    if len(missing):
-        raise DataError(f"sample_id '{missing[0]}' of 'values' has no entry in 'groups'.")
-    labels = pd.unique(groups.reindex(values.index).dropna())
-    if order is None:
-        if len(labels) != 2:
-            raise DataError("'groups' must hold exactly two labels over the samples of 'values'. "
-                            f"Got {len(labels)}: {sorted(map(str, labels))}.")
-        return tuple(sorted(labels, key=str))  # type: ignore[return-value]
-    if not (isinstance(order, (tuple, list)) and len(order) == 2 and order[0] != order[1]):
-        raise UsageError(f"The 'order' parameter of {caller} must be a tuple of two distinct "
-                         f"group labels. Got {order!r} instead.")
-    extra = [lab for lab in labels if lab not in order]
-    if extra:
-        raise DataError(f"'groups' holds label {extra[0]!r}, which is not one of "
-                        f"order={tuple(order)!r}.")
-    return order[0], order[1]
+    return check_two_groups(values, groups, order, min_per_group, "compare_groups_adjusted")
 
 
 def _check_covariates(covariates: object, samples: pd.Index) -> pd.DataFrame:

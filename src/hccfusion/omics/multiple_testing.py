@@ -73,31 +73,27 @@ def bh_fdr(pvalues: Sequence[float] | np.ndarray | pd.Series) -> np.ndarray:
     return q
 
 
-def _check_inputs(
-    values: pd.DataFrame,
-    groups: pd.Series,
-    test: str,
-    paired_by: pd.Series | None,
-    min_per_group: int,
-    order: tuple[str, str] | None,
-) -> tuple[str, str]:
+def check_two_groups(values: object, groups: object, order: object, min_per_group: object,
+                     caller: str) -> tuple[object, object]:
+    """The checks every two-group comparison shares: ``values`` a DataFrame with unique
+    sample ids, each in ``groups`` (a Series); ``min_per_group`` an integer >= 2; exactly two
+    labels, or the two of ``order``. Returns the labels ``(a, b)`` (sorted when ``order`` is
+    None)."""
     if not isinstance(values, pd.DataFrame):
         raise UsageError(
-            "The 'values' parameter of compare_groups must be a pandas DataFrame (rows = samples, "
+            f"The 'values' parameter of {caller} must be a pandas DataFrame (rows = samples, "
             f"columns = features). Got {type(values).__name__} instead."
         )
     if not isinstance(groups, pd.Series):
         raise UsageError(
-            "The 'groups' parameter of compare_groups must be a pandas Series indexed like "
+            f"The 'groups' parameter of {caller} must be a pandas Series indexed like "
             f"'values'. Got {type(groups).__name__} instead."
         )
-    if test not in TESTS:
-        raise unknown_option("test", str(test), TESTS)
     if isinstance(min_per_group, bool) or not isinstance(min_per_group, (int, np.integer)) or (
         min_per_group < 2
     ):
         raise UsageError(
-            "The 'min_per_group' parameter of compare_groups must be an integer >= 2. "
+            f"The 'min_per_group' parameter of {caller} must be an integer >= 2. "
             f"Got {min_per_group!r} instead."
         )
     if not values.index.is_unique:
@@ -114,18 +110,31 @@ def _check_inputs(
                 f"{len(labels)}: {sorted(map(str, labels))}."
             )
         a, b = sorted(labels, key=str)
-    else:
-        if not (isinstance(order, (tuple, list)) and len(order) == 2 and order[0] != order[1]):
-            raise UsageError(
-                "The 'order' parameter of compare_groups must be a tuple of two distinct group "
-                f"labels. Got {order!r} instead."
-            )
-        a, b = order
-        extra = [lab for lab in labels if lab not in (a, b)]
-        if extra:
-            raise DataError(
-                f"'groups' holds label {extra[0]!r}, which is not one of order={tuple(order)!r}."
-            )
+        return a, b
+    if not (isinstance(order, (tuple, list)) and len(order) == 2 and order[0] != order[1]):
+        raise UsageError(
+            f"The 'order' parameter of {caller} must be a tuple of two distinct group "
+            f"labels. Got {order!r} instead."
+        )
+    extra = [lab for lab in labels if lab not in order]
+    if extra:
+        raise DataError(
+            f"'groups' holds label {extra[0]!r}, which is not one of order={tuple(order)!r}."
+        )
+    return order[0], order[1]
+
+
+def _check_inputs(
+    values: pd.DataFrame,
+    groups: pd.Series,
+    test: str,
+    paired_by: pd.Series | None,
+    min_per_group: int,
+    order: tuple[str, str] | None,
+) -> tuple[str, str]:
+    if test not in TESTS:
+        raise unknown_option("test", str(test), TESTS)
+    a, b = check_two_groups(values, groups, order, min_per_group, "compare_groups")
     if paired_by is not None:
         if not isinstance(paired_by, pd.Series):
             raise UsageError(

@@ -7,11 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from hccfusion.models.multimodal_config import SURVIVAL_ENDPOINTS as ENDPOINTS
 from hccfusion.training.config import TrainingConfig
 
 __all__ = ["ENDPOINTS", "input_group_norm", "slice_batch", "study_loss", "unimodal_loss"]
-
-ENDPOINTS = ("os", "pfs")
 
 
 def slice_batch(batch: dict[str, Any], index: np.ndarray) -> dict[str, Any]:
