@@ -261,7 +261,7 @@ def test_vector_pca_matches_covariance_eigenvectors() -> None:
     """Reference: eigenvectors of the covariance matrix of the standardised training data
     (an independent route to the principal components than the SVD used in the code)."""
     frame = radiomics(40).drop(columns=["f0", "f1"]).fillna(0.0)
-    pre = VectorPreprocessor(pca=3).fit(frame)
+    pre = VectorPreprocessor(pca=3, clip_quantile=None).fit(frame)
     x = frame.to_numpy()
     z = (x - x.mean(0)) / x.std(0)
     eigval, eigvec = np.linalg.eigh(z.T @ z / len(z))
@@ -275,6 +275,51 @@ def test_vector_pca_matches_covariance_eigenvectors() -> None:
     # sign convention: the largest loading of each component is positive
     rows = np.arange(3)
     assert (pre.components_[rows, np.abs(pre.components_).argmax(1)] > 0).all()
+
+
+def test_vector_clips_to_training_quantiles() -> None:
+    """An extreme value (PyRadiomics writes NGTDM coarseness as 1e6 for a flat region) is
+    clipped to the training column's quantiles before it is standardised; the bounds are
+    numpy's quantiles of the observed training values and the transform counts the clips."""
+    frame = radiomics(50)
+    train, test = frame.iloc[:40].copy(), frame.iloc[40:].copy()
+    train.iloc[3, 5] = 1e6                                    # a training outlier, column f5
+    pre = VectorPreprocessor(clip_quantile=0.05).fit(train)
+    f5 = pre.kept_.index("f5")
+    observed = train["f5"].dropna().to_numpy()
+    assert pre.lower_[f5] == np.quantile(observed, 0.05)
+    assert pre.upper_[f5] == np.quantile(observed, 0.95)
+    assert pre.upper_[f5] < 1e3                               # the outlier set no bound
+    within = pre.transform(test)
+    test.iloc[0, 5] = 1e6
+    test.iloc[1, 5] = -1e6
+    out = pre.transform(test)
+    assert pre.transform_report_["clipped_values"] >= 2
+    np.testing.assert_allclose(out[0, f5], (pre.upper_[f5] - pre.means_[f5]) / pre.scales_[f5],
+                               rtol=1e-6)
+    np.testing.assert_allclose(out[1, f5], (pre.lower_[f5] - pre.means_[f5]) / pre.scales_[f5],
+                               rtol=1e-6)
+    others = [j for j in range(out.shape[1]) if j != f5]
+    np.testing.assert_array_equal(out[:, others], within[:, others])
+    # without clipping, the one training outlier dominates the column's scale
+    loose = VectorPreprocessor(clip_quantile=None).fit(train)
+    assert loose.lower_ is None and loose.scales_[f5] > 100 * pre.scales_[f5]
+
+
+def test_vector_dict_without_clipping_bounds_clips_nothing() -> None:
+    """A preprocessor written before clipping existed (no 'clip_quantile', no 'clip') still
+    loads, and transforms exactly as an unclipped one."""
+    frame = radiomics(40)
+    pre = VectorPreprocessor(clip_quantile=None).fit(frame.iloc[:25])
+    old = pre.to_dict()
+    del old["params"]["clip_quantile"], old["clip"]
+    loaded = preprocessor_from_dict(old)
+    assert loaded.clip_quantile is None
+    np.testing.assert_array_equal(loaded.transform(frame), pre.transform(frame))
+    edited = VectorPreprocessor().fit(frame.iloc[:25]).to_dict()
+    edited["clip"]["upper"] = edited["clip"]["upper"][:-1]
+    with pytest.raises(DataError, match="clipping bounds"):
+        preprocessor_from_dict(edited)
 
 
 @pytest.mark.parametrize("corruption", [1000.0, np.nan])
@@ -328,6 +373,8 @@ def test_vector_missing_column_and_errors() -> None:
         VectorPreprocessor(max_missing=1.5).fit(radiomics())
     with pytest.raises(UsageError, match="'pca' parameter"):
         VectorPreprocessor(pca=0).fit(radiomics())
+    with pytest.raises(UsageError, match="'clip_quantile' parameter"):
+        VectorPreprocessor(clip_quantile=0.5).fit(radiomics())
 
 
 # --------------------------------------------------------------------------- category codes
