@@ -449,6 +449,13 @@ def test_model_card_reads_the_fused_config_inside_experts_and_ensembles(tmp_path
     card = render_model_card(b)
     assert "Fusion: gated" in card
     assert "over 4 time bins" in card  # the OS head of the fused member
-    assert ("Modality experts: the fused net's OS and PFS risks and response logit are "
+    assert ("Experts: the fused net's OS and PFS risks and response logit are "
             "averaged") in card
     assert "nets that see one modality only (clinical, pathology)" in card
+    assert "elastic-net" not in card
+    wrapped["experts"]["clinical_linear"] = {"linear": {"modality": "clinical", "in_dim": 3}}
+    card = render_model_card(read_bundle(_write(
+        tmp_path / "c", model_config=wrapped, endpoints=["os", "pfs"],
+        modalities=["clinical", "pathology"])))
+    assert ("nets that see one modality only (clinical, pathology) and elastic-net linear "
+            "models over the clinical variables") in card

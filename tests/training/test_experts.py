@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -34,8 +36,8 @@ def test_every_modality_with_enough_training_patients_gets_an_expert(study, fitt
     avail = study.available().loc[list(fitted.train_ids)]
     expected = [m for m in fitted.modalities if avail[m].sum() >= MIN_EXPERT_PATIENTS]
     assert "omics" in fitted.modalities and "omics" not in expected
-    assert list(fitted.net.experts) == expected == fitted.extra["experts"]
-    # each expert was trained on the training patients who have its modality
+    assert list(fitted.net.experts) == expected + ["clinical_linear"] == fitted.extra["experts"]
+    # each expert net was trained on the training patients who have its modality
     history = fitted.history
     assert set(history["expert"].dropna()) == set(expected)
 
@@ -45,8 +47,13 @@ def test_scales_are_the_training_predictions_mean_and_sd(study, fitted):
     with torch.no_grad():
         _, values = fitted.net.component_values(make_batch(fitted, study, fit_ids))
     values = values.numpy().astype(np.float64)
-    assert np.allclose(fitted.net.center.numpy(), np.nanmean(values, axis=1), atol=1e-5)
-    assert np.allclose(fitted.net.scale.numpy(), np.nanstd(values, axis=1, ddof=1), atol=1e-5)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # an unfitted linear output is NaN
+        center, sd = np.nanmean(values, axis=1), np.nanstd(values, axis=1, ddof=1)
+    assert np.allclose(fitted.net.center.numpy(), np.nan_to_num(center), atol=1e-5)
+    # an SD that is undefined or below 1e-6 counts as 1 (ExpertsNet.set_scales)
+    expected = np.where(np.isfinite(sd) & (sd > 1e-6), sd, 1.0)
+    assert np.allclose(fitted.net.scale.numpy(), expected, atol=1e-5)
     # on the training patients the combined risk is centred where the fused net's is
     pred = predict_frame(fitted, study, fit_ids)
     assert abs(pred["risk_os"].mean() - float(fitted.net.center[0, 0])) < \
@@ -59,9 +66,14 @@ def test_experts_can_be_switched_off(study):
                       model=MODEL.model_copy(update={"experts": False}), training=QUICK)
     assert not isinstance(plain.net, ExpertsNet) and "experts" not in plain.extra
     single = fit_model(study, train_ids=train, val_ids=val,
-                       model=MODEL.model_copy(update={"modalities": ("clinical",)}),
+                       model=MODEL.model_copy(update={"modalities": ("clinical",),
+                                                      "linear_expert": False}),
                        training=QUICK)
     assert not isinstance(single.net, ExpertsNet)  # one modality: the fused net is the expert
+    single = fit_model(study, train_ids=train, val_ids=val,
+                       model=MODEL.model_copy(update={"modalities": ("clinical",)}),
+                       training=QUICK)
+    assert list(single.net.experts) == ["clinical_linear"]  # ... and the linear one joins it
 
 
 def test_weights_are_each_components_skill_on_the_validation_patients(study, fitted):
@@ -72,7 +84,7 @@ def test_weights_are_each_components_skill_on_the_validation_patients(study, fit
     with torch.no_grad():
         _, values = fitted.net.component_values(make_batch(fitted, study, val))
     t = study.targets.loc[val]
-    for c in range(values.shape[0]):
+    for c in range(values.shape[0] - 1):  # the last, linear expert: its CV skill (below)
         for k, ep in enumerate(("os", "pfs")):
             v = values[c, :, k].numpy()
             ok = np.isfinite(v)
@@ -91,3 +103,27 @@ def test_without_validation_patients_the_components_weigh_the_same(study):
     fitted = fit_model(study, train_ids=train, val_ids=[], model=MODEL, training=QUICK)
     assert isinstance(fitted.net, ExpertsNet)
     assert torch.equal(fitted.net.weight, torch.ones_like(fitted.net.weight))
+
+
+def test_linear_expert_is_the_cross_validated_elastic_net_on_all_training_patients(study, fitted):
+    """Its OS and PFS coefficients are fit_coxnet_cv's on the preprocessed clinical matrix of
+    the training and validation patients, and its weights are the cross-validated skill."""
+    from hccfusion.training.elastic_net import fit_coxnet_cv
+    from hccfusion.training.experts import LINEAR_L1_RATIO
+
+    fit_ids = list(fitted.train_ids) + list(fitted.val_ids)
+    x = make_batch(fitted, study, fit_ids)["clinical"].numpy().astype(np.float64)
+    linear = fitted.net.experts["clinical_linear"]
+    row = 1 + list(fitted.net.experts).index("clinical_linear")
+    for k, ep in enumerate(("os", "pfs")):
+        t = study.targets.loc[fit_ids]
+        ref = fit_coxnet_cv(x, t[f"{ep}_time"].to_numpy(float), t[f"{ep}_event"].to_numpy(bool),
+                            l1_ratio=LINEAR_L1_RATIO, folds=5, seed=QUICK.seed)
+        np.testing.assert_allclose(linear.coef[k].numpy(), ref.coef, atol=1e-6)
+        # an all-zero model (no variable survives the chosen penalty) ranks nobody: no vote
+        skill = max(ref.cv_c - 0.5, 0.0) if np.any(ref.coef) else 0.0
+        assert bool(linear.fitted[k]) == bool(np.any(ref.coef))
+        assert float(fitted.net.weight[row, k]) == pytest.approx(skill, abs=1e-6)
+    assert bool(linear.fitted[0])   # the synthetic OS has clinical signal
+    # a test patient's clinical values cannot change it: it is fitted on fit_ids only
+    assert set(fit_ids).isdisjoint(set(study.patient_ids) - set(fit_ids))

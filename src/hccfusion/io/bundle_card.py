@@ -138,11 +138,20 @@ def render_model_card(bundle: ModelBundle) -> str:
         lines.append(f"- Fusion: {fusion_name}.")
     experts = b.model_config.get("experts") if isinstance(b.model_config, Mapping) else None
     if isinstance(experts, Mapping) and experts:
-        lines.append(f"- Modality experts: the fused net's OS and PFS risks and response logit "
-                     f"are averaged (on the scale of each one's training predictions, weighted "
-                     f"by each one's skill on the inner-validation patients) with those of nets "
-                     f"that see one modality only ({', '.join(experts)}); an expert votes only "
-                     f"for patients who have its modality.")
+        nets = [name for name in experts if not name.endswith("_linear")]
+        linear = [name.removesuffix("_linear") for name in experts if name.endswith("_linear")]
+        parts = []
+        if nets:
+            parts.append(f"nets that see one modality only ({', '.join(nets)})")
+        if linear:
+            parts.append(f"elastic-net linear models over the {', '.join(linear)} variables "
+                         "(penalty chosen by cross-validation; weighted by their "
+                         "cross-validated skill)")
+        lines.append(f"- Experts: the fused net's OS and PFS risks and response logit are "
+                     f"averaged (on the scale of each one's training predictions, weighted by "
+                     f"each one's skill on the inner-validation patients) with those of "
+                     f"{' and '.join(parts)}; an expert votes only for patients who have its "
+                     f"modality.")
     n_weights = b.meta.get("n_weights", sum(t.numel() for t in b.state_dict.values()))
     lines.append(f"- Weights: {n_weights} numbers (parameters and buffers).")
     lines.append("- Outputs:")

@@ -18,6 +18,10 @@ or AUC above ½), so a modality that carries no signal gets no say; scales and w
 buffers saved with the weights. Hazard logits
 (the S(t) of a discrete-time head), ordinal logits, embeddings, fusion weights and attention
 are the fused net's.
+
+A :class:`~hccfusion.models.linear_expert.LinearExpert` (named ``"<modality>_linear"``) votes
+the same way: an elastic-net model over the clinical variables, which ranks patients in another
+centre better than any net that spreads weight over every variable.
 """
 
 from __future__ import annotations
@@ -55,6 +59,10 @@ def build_net(config: Mapping[str, Any]) -> nn.Module:
                              f"names to configs. Got {type(experts).__name__} instead.")
         return ExpertsNet(build_net(config["fused"]),
                           {name: build_net(cfg) for name, cfg in experts.items()})
+    if "linear" in config:
+        from hccfusion.models.linear_expert import LinearExpert
+
+        return LinearExpert.from_config(config)
     if "ensemble_size" in config:
         from hccfusion.models.ensemble import build_ensemble
 
@@ -62,7 +70,7 @@ def build_net(config: Mapping[str, Any]) -> nn.Module:
     return build_model(config)
 
 
-def _values(out: MultimodalOutput, b: int) -> torch.Tensor:
+def _values(out: Any, b: int) -> torch.Tensor:
     """``[B, 3]``: OS log-risk, PFS log-risk, response logit (NaN for a missing head)."""
     cols = []
     for name in COMBINED_OUTPUTS:
@@ -80,7 +88,8 @@ class ExpertsNet(nn.Module):
         A :class:`~hccfusion.models.multimodal.MultimodalNet` or seed ensemble.
     experts : mapping of str to torch.nn.Module
         Modality name → a net (or ensemble) whose only modality is that one; each must be one
-        of ``fused``'s modalities.
+        of ``fused``'s modalities. ``"<modality>_linear"`` → a
+        :class:`~hccfusion.models.linear_expert.LinearExpert` over that modality.
 
     Attributes
     ----------
@@ -95,14 +104,22 @@ class ExpertsNet(nn.Module):
         super().__init__()
         self.fused = fused
         self.modalities = tuple(fused.modalities)
-        order = [m for m in MODALITY_ORDER if m in experts]
-        for name in experts:
-            if name not in self.modalities:
+        from hccfusion.models.linear_expert import LinearExpert
+
+        order = [m for m in MODALITY_ORDER if m in experts] \
+            + [f"{m}_linear" for m in MODALITY_ORDER if f"{m}_linear" in experts]
+        for name, expert in experts.items():
+            linear = isinstance(expert, LinearExpert)
+            modality = name.removesuffix("_linear") if linear else name
+            if name not in order or linear != name.endswith("_linear"):
+                raise UsageError(f"Expert '{name}' must be named after its modality (a linear "
+                                 "expert '<modality>_linear').")
+            if modality not in self.modalities:
                 raise UsageError(f"Expert '{name}' is not one of the fused net's modalities "
                                  f"({', '.join(self.modalities)}).")
-            if tuple(experts[name].modalities) != (name,):
-                raise UsageError(f"Expert '{name}' must see '{name}' only. Got modalities "
-                                 f"{tuple(experts[name].modalities)} instead.")
+            if tuple(expert.modalities) != (modality,):
+                raise UsageError(f"Expert '{name}' must see '{modality}' only. Got modalities "
+                                 f"{tuple(expert.modalities)} instead.")
         self.experts = nn.ModuleDict({name: experts[name] for name in order})
         n = 1 + len(order)
         self.register_buffer("center", torch.zeros(n, len(COMBINED_OUTPUTS)))
@@ -155,11 +172,13 @@ class ExpertsNet(nn.Module):
         out = self.fused(batch)
         b = out.available.shape[0]
         values = [_values(out, b)]
-        for name, expert in self.experts.items():
-            rows = out.available[:, self.modalities.index(name)]
+        for expert in self.experts.values():
+            modality = expert.modalities[0]
+            rows = out.available[:, self.modalities.index(modality)]
             v = torch.full((b, len(COMBINED_OUTPUTS)), float("nan"))
             if bool(rows.any()):
-                v[rows] = _values(expert(self._expert_batch(batch, name, rows)), int(rows.sum()))
+                v[rows] = _values(expert(self._expert_batch(batch, modality, rows)),
+                                  int(rows.sum()))
             values.append(v)
         return out, torch.stack(values)
 

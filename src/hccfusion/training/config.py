@@ -56,6 +56,8 @@ class ModelConfig(_Strict):
     ensemble: int = Field(3, ge=1, le=32, description="seed-ensemble members averaged")
     experts: bool = Field(True, description="average the fused net with one "
                           "single-modality net per modality (modality experts)")
+    linear_expert: bool = Field(True, description="with experts: add an elastic-net linear "
+                                "model over the clinical variables as one more expert")
     wide: tuple[str, ...] = Field(("clinical",), description="feature-vector modalities that also reach "
                                   "the heads through a linear term (wide and deep)")
 

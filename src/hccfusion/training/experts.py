@@ -8,11 +8,19 @@ common footing are the mean and SD of each component's predictions on the traini
 validation patients who have its modality — Harrell's C minus ½ for OS and PFS, ROC AUC minus
 ½ for response, floored at 0 — so an expert without signal gets no vote. Nothing is learned
 from held-out patients.
+
+With ``ModelConfig.linear_expert`` a penalised linear model over the preprocessed clinical
+variables joins them (:class:`~hccfusion.models.linear_expert.LinearExpert`): elastic-net Cox
+models for OS and PFS and an elastic-net logistic model for response
+(:mod:`hccfusion.training.elastic_net`), each penalty chosen by 5-fold cross-validation on all the
+training patients (training and inner-validation share: a linear model has no epochs to stop
+on them), and its weight is its cross-validated C or AUC minus ½.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +32,7 @@ if TYPE_CHECKING:
     from hccfusion.training.dataset import StudyData
     from hccfusion.training.loop import FittedModel
 
-__all__ = ["MIN_EXPERT_PATIENTS", "add_experts"]
+__all__ = ["LINEAR_L1_RATIO", "MIN_EXPERT_PATIENTS", "add_experts", "fit_linear_expert"]
 
 MIN_EXPERT_PATIENTS = 20
 """Fewest training patients with a modality (and at least one OS and one PFS event among them)
@@ -32,14 +40,20 @@ for that modality to get an expert."""
 
 _MIN_VAL_PATIENTS = 5
 
+LINEAR_L1_RATIO = 0.9
+"""Elastic-net mixing of the linear expert (mostly lasso: it selects variables)."""
+
+_LINEAR_FOLDS = 5
+
 
 def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
                 training: TrainingConfig, dims: dict[str, int], cardinalities: list[int],
                 n_bins: dict[str, int]) -> list[dict]:
     """Train one expert per modality of ``fitted`` that enough training patients have, wrap
     ``fitted.net`` with them in an :class:`~hccfusion.models.experts.ExpertsNet` and set its
-    scales. Returns the experts' training history rows (column ``expert``); ``fitted`` is
-    left as it was when no modality qualifies."""
+    scales. A single-modality model gets no modality expert (it would copy the net), only
+    the linear one. Returns the experts' training history rows (column ``expert``);
+    ``fitted`` is left as it was when no expert qualifies."""
     import torch
 
     from hccfusion.models.experts import ExpertsNet
@@ -48,7 +62,7 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
     available = data.available()
     experts: dict[str, Any] = {}
     rows: list[dict] = []
-    for m in fitted.modalities:
+    for m in fitted.modalities if len(fitted.modalities) > 1 else ():
         train = [p for p in fitted.train_ids if bool(available.at[p, m])]
         val = [p for p in fitted.val_ids if bool(available.at[p, m])]
         events = data.targets.loc[train, ["os_event", "pfs_event"]].astype(bool)
@@ -66,19 +80,28 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
             ensemble=model.ensemble, training=training)
         experts[m] = net
         rows.extend({**r, "expert": m} for r in history)
+    fit_ids = list(fitted.train_ids) + list(fitted.val_ids)
+    batch = make_batch(fitted, data, fit_ids)
+    linear_skill = None
+    if model.linear_expert and "clinical" in fitted.modalities:
+        experts["clinical_linear"], linear_skill = fit_linear_expert(
+            batch["clinical"].numpy(), data.targets.loc[fit_ids], seed=training.seed)
     if not experts:
         return rows
     net = ExpertsNet(fitted.net, experts).eval()
-    fit_ids = list(fitted.train_ids) + list(fitted.val_ids)
     with torch.no_grad():
-        _, values = net.component_values(make_batch(fitted, data, fit_ids))
+        _, values = net.component_values(batch)
     values = values.numpy().astype(np.float64)                  # [1 + E, B, 3]
-    center = np.nanmean(values, axis=1)
-    scale = np.nanstd(values, axis=1, ddof=1)
+    with warnings.catch_warnings():  # an unfitted linear output is NaN throughout
+        warnings.simplefilter("ignore", RuntimeWarning)
+        center = np.nanmean(values, axis=1)
+        scale = np.nanstd(values, axis=1, ddof=1)
     weight = np.ones_like(center)
     n_val = len(fitted.val_ids)
     if n_val:  # the validation patients are the last rows of fit_ids
         weight = _skill(values[:, -n_val:], data.targets.loc[list(fitted.val_ids)])
+    if linear_skill is not None and n_val:  # it saw the validation patients: its CV skill
+        weight[1 + list(net.experts).index("clinical_linear")] = linear_skill
     net.set_scales(*(torch.as_tensor(v, dtype=torch.float32) for v in (center, scale, weight)))
     fitted.net, fitted.net_config = net, net.config
     fitted.extra["experts"] = list(experts)
@@ -105,3 +128,38 @@ def _skill(values: np.ndarray, targets: Any) -> np.ndarray:
                                   risk=v[ok]) if ok.sum() >= 2 else np.nan
             weight[c, k] = max(float(skill) - 0.5, 0.0) if np.isfinite(skill) else 0.0
     return weight
+
+
+def fit_linear_expert(x: np.ndarray, targets: Any, *, seed: int = 0) -> tuple[Any, np.ndarray]:
+    """A :class:`~hccfusion.models.linear_expert.LinearExpert` over the preprocessed clinical
+    matrix ``x`` (``[n, p]``, rows = ``targets``' patients), and its ``[3]`` weights: the
+    cross-validated C (OS, PFS) or AUC (response) minus ½, floored at 0. An output that cannot
+    be fitted (too few events or responders for the folds) stays unfitted and weighs 0."""
+    from hccfusion.errors import DataError
+    from hccfusion.models.linear_expert import LinearExpert
+    from hccfusion.training.elastic_net import fit_coxnet_cv, fit_logistic_cv
+
+    x = np.asarray(x, dtype=np.float64)
+    expert = LinearExpert(modality="clinical", in_dim=x.shape[1])
+    skill = np.zeros(len(COMBINED_OUTPUTS))
+    for k, name in enumerate(COMBINED_OUTPUTS[:2]):
+        try:
+            fit = fit_coxnet_cv(x, targets[f"{name}_time"].to_numpy(float),
+                                targets[f"{name}_event"].to_numpy(bool),
+                                l1_ratio=LINEAR_L1_RATIO, folds=_LINEAR_FOLDS, seed=seed)
+        except DataError:
+            continue
+        if np.any(fit.coef):      # an all-zero model ranks nobody: it does not vote
+            expert.set_coefficients(name, fit.coef)
+            skill[k] = max(fit.cv_c - 0.5, 0.0)
+    y = targets["orr"].to_numpy(float)
+    ok = np.isfinite(y)
+    try:
+        fit = fit_logistic_cv(x[ok], y[ok], l1_ratio=LINEAR_L1_RATIO, folds=_LINEAR_FOLDS,
+                              seed=seed)
+    except DataError:
+        fit = None
+    if fit is not None and np.any(fit.coef):
+        expert.set_coefficients("response", fit.coef, fit.intercept)
+        skill[2] = max(fit.cv_auc - 0.5, 0.0)
+    return expert.eval(), skill

@@ -239,7 +239,7 @@ def fit_model(data: StudyData, *, train_ids: list[str], val_ids: list[str],
         ensemble=model.ensemble, training=training)
     fitted.net_config = fitted.net.config
     fitted.extra["best_epoch"] = best_epochs[0] if len(best_epochs) == 1 else best_epochs
-    if model.experts and len(fitted.modalities) > 1:
+    if model.experts and (len(fitted.modalities) > 1 or model.linear_expert):
         from hccfusion.training.experts import add_experts
 
         rows += add_experts(fitted, data, model=model, training=training, dims=dims,

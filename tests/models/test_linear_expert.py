@@ -1,0 +1,77 @@
+"""The linear expert: fixed linear predictors that vote among the modality experts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hccfusion.errors import UsageError  # noqa: E402
+from hccfusion.models.experts import ExpertsNet, build_net  # noqa: E402
+from hccfusion.models.linear_expert import LinearExpert  # noqa: E402
+from hccfusion.models.multimodal import build_model  # noqa: E402
+from tests.models.test_conformance import _batch, _config  # noqa: E402
+from tests.models.test_experts import _single  # noqa: E402
+
+
+def _linear(p):
+    g = torch.Generator().manual_seed(1)
+    expert = LinearExpert(modality="clinical", in_dim=p)
+    expert.set_coefficients("os", torch.randn(p, generator=g))
+    expert.set_coefficients("response", torch.randn(p, generator=g), intercept=0.4)
+    return expert.eval()
+
+
+def test_outputs_are_the_linear_predictors_and_an_unfitted_output_is_nan():
+    batch = _batch(5, seed=2)
+    x = batch["clinical"]
+    expert = _linear(x.shape[1])
+    out = expert(batch)
+    assert torch.allclose(out.risk["os"], x @ expert.coef[0], atol=1e-6)
+    assert torch.allclose(out.response_logit, x @ expert.coef[2] + 0.4, atol=1e-6)
+    assert torch.isnan(out.risk["pfs"]).all()          # PFS was never fitted
+
+
+def test_in_experts_it_votes_like_a_component_and_travels_in_config_and_state_dict():
+    torch.manual_seed(0)
+    fused = build_model(_config())
+    batch = _batch(6, seed=4)
+    linear = _linear(batch["clinical"].shape[1])
+    net = ExpertsNet(fused, {"clinical_linear": linear, "pathology":
+                             build_model(_single("pathology"))}).eval()
+    assert list(net.experts) == ["pathology", "clinical_linear"]
+    with torch.no_grad():
+        _, values = net.component_values(batch)
+        direct = linear(batch)
+    have = batch["available"][:, 0]                     # clinical, the first modality
+    assert not bool(have.all())                          # a patient without it: no vote
+    assert torch.allclose(values[2, have, 0], direct.risk["os"][have], atol=1e-6)
+    assert torch.isnan(values[2, ~have, 0]).all()
+    assert torch.isnan(values[2, :, 1]).all()           # an unfitted output does not vote
+    rebuilt = build_net(json.loads(json.dumps(net.config)))
+    rebuilt.load_state_dict(net.state_dict(), strict=True)
+    rebuilt.eval()
+    with torch.no_grad():
+        for a, b in zip(net(batch).risk.values(), rebuilt(batch).risk.values(), strict=True):
+            assert torch.equal(a, b)
+
+
+def test_bad_linear_experts_are_usage_errors():
+    fused = build_model(_config())
+    linear = LinearExpert(modality="clinical", in_dim=3)
+    with pytest.raises(UsageError, match="named after its modality"):
+        ExpertsNet(fused, {"clinical": linear})
+    with pytest.raises(UsageError, match="named after its modality"):
+        ExpertsNet(fused, {"clinical_linear": build_model(_single("clinical"))})
+    with pytest.raises(UsageError, match="must see 'clinical' only"):
+        ExpertsNet(fused, {"clinical_linear": LinearExpert(modality="omics", in_dim=3)})
+    with pytest.raises(UsageError, match="3 finite coefficients"):
+        linear.set_coefficients("os", [1.0, float("nan"), 0.0])
+    with pytest.raises(UsageError, match="output must be one of"):
+        linear.set_coefficients("bor", [1.0, 0.0, 0.0])
+    with pytest.raises(UsageError, match=r"batch\['clinical'\] of shape \[B, 3\]"):
+        linear({"clinical": torch.zeros(2, 4)})
+    with pytest.raises(UsageError, match="linear expert config"):
+        LinearExpert.from_config({"linear": {"modality": "clinical"}})
