@@ -3,8 +3,9 @@
 On a few hundred patients, a deep net and even an unpenalised Cox model spread weight over
 every clinical variable, most of which carry no prognostic signal; an elastic-net Cox model
 that keeps a handful ranks patients in the other centre better (on the simulated study, OS
-C 0.725 against 0.711 for the model without it, trained in NJ and tested in WX). :class:`LinearExpert` holds such a model's
-coefficients — OS and PFS log-risk, response logit — as buffers, so it joins the modality
+C 0.725 against 0.711 for the model without it, trained in NJ and tested in WX).
+:class:`LinearExpert` holds such a model's coefficients — OS and PFS log-risk, response
+logit — as buffers, so it joins the modality
 experts of :class:`~hccfusion.models.experts.ExpertsNet` as one more voting component and is
 saved and reloaded with the weights like any net. The training layer fits it
 (:func:`hccfusion.training.experts.fit_linear_expert`).

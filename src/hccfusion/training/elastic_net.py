@@ -152,6 +152,17 @@ def coxnet_path(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, l1_ratio:
     return coefs, alphas
 
 
+def _choose(scores: np.ndarray, undefined: str) -> tuple[np.ndarray, int]:
+    """Mean held-out score per α (``scores`` ``[n_alphas, folds]``, NaN where undefined) and
+    the index of the best; the α are decreasing, so ties go to the largest."""
+    ok = np.isfinite(scores).any(axis=1)
+    if not ok.any():
+        raise DataError(undefined)
+    mean = np.full(len(scores), np.nan)
+    mean[ok] = np.nanmean(scores[ok], axis=1)
+    return mean, int(np.nanargmax(mean))
+
+
 @dataclass(frozen=True)
 class CoxnetFit:
     """What :func:`fit_coxnet_cv` returns: ``coef`` ``[p]`` at the chosen ``alpha``, refitted
@@ -191,13 +202,8 @@ def fit_coxnet_cv(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, l1_rati
             risk = X[test] @ beta
             if np.ptp(risk) > 0:
                 scores[j, k] = harrell_c(time=time[test], event=event[test], risk=risk)
-    ok = np.isfinite(scores).any(axis=1)
-    if not ok.any():
-        raise DataError("fit_coxnet_cv: Harrell's C is undefined on every held-out fold (too "
-                        "few events, or no coefficient leaves 0 on the path).")
-    mean_c = np.full(len(alphas), np.nan)
-    mean_c[ok] = np.nanmean(scores[ok], axis=1)
-    best = int(np.nanargmax(mean_c))        # alphas decrease: the first maximum is the largest α
+    mean_c, best = _choose(scores, "fit_coxnet_cv: Harrell's C is undefined on every held-out "
+                                   "fold (too few events, or no coefficient leaves 0 on the path).")
     coefs, _ = coxnet_path(X, time, event, l1_ratio=l1_ratio, alphas=alphas[: best + 1])
     return CoxnetFit(coef=coefs[-1], alpha=float(alphas[best]), alphas=alphas, mean_c=mean_c,
                      cv_c=float(mean_c[best]))
@@ -277,13 +283,8 @@ def fit_logistic_cv(X: np.ndarray, y: np.ndarray, *, l1_ratio: float = 0.9, n_al
             score = X[test] @ beta[:-1]
             if np.ptp(score) > 0:
                 scores[j, k] = auc_score(y_true=y[test], score=score)
-    ok = np.isfinite(scores).any(axis=1)
-    if not ok.any():
-        raise DataError("fit_logistic_cv: the AUC is undefined on every held-out fold (no "
-                        "slope leaves 0 on the path).")
-    mean_auc = np.full(len(alphas), np.nan)
-    mean_auc[ok] = np.nanmean(scores[ok], axis=1)
-    best = int(np.nanargmax(mean_auc))
+    mean_auc, best = _choose(scores, "fit_logistic_cv: the AUC is undefined on every held-out "
+                                     "fold (no slope leaves 0 on the path).")
     coefs, _ = logistic_path(X, y, l1_ratio=l1_ratio, alphas=alphas[: best + 1])
     return LogisticFit(coef=coefs[-1][:-1], intercept=float(coefs[-1][-1]),
                        alpha=float(alphas[best]), alphas=alphas, mean_auc=mean_auc,
