@@ -127,3 +127,23 @@ def test_linear_expert_is_the_cross_validated_elastic_net_on_all_training_patien
     assert bool(linear.fitted[0])   # the synthetic OS has clinical signal
     # a test patient's clinical values cannot change it: it is fitted on fit_ids only
     assert set(fit_ids).isdisjoint(set(study.patient_ids) - set(fit_ids))
+
+
+def test_a_repeated_linear_fit_is_served_from_the_cache_and_equals_a_fresh_one(study, fitted):
+    from hccfusion.training import experts as module
+
+    fit_ids = list(fitted.train_ids) + list(fitted.val_ids)
+    x = make_batch(fitted, study, fit_ids)["clinical"].numpy()
+    targets = study.targets.loc[fit_ids]
+    module._LINEAR_CACHE.clear()
+    first, skill = module.fit_linear_expert(x, targets, seed=0)
+    assert len(module._LINEAR_CACHE) == 1
+    again, skill_again = module.fit_linear_expert(x, targets, seed=0)
+    assert again is not first and len(module._LINEAR_CACHE) == 1
+    for a, b in zip(first.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    np.testing.assert_array_equal(skill, skill_again)
+    changed = targets.copy()
+    changed.iloc[0, changed.columns.get_loc("os_time")] += 1.0
+    module.fit_linear_expert(x, changed, seed=0)
+    assert len(module._LINEAR_CACHE) == 2                 # other outcomes: a new fit
