@@ -21,6 +21,10 @@ own threads gain little on a batch that small and, on a busy machine, waste most
 waiting for each other (a 2-core profile of ``hcc_stats`` spent 3× the CPU time with torch's
 default two threads). Only this process writes bags, so the output is the same as with one
 process (only ``created_at`` differs).
+
+This module is the batch driver; the slide table and stain reference live in
+:mod:`hccfusion.pipeline.features_pathology_inputs`, the worker pool, per-run bookkeeping and
+progress bar in :mod:`hccfusion.pipeline.features_pathology_batch`.
 """
 
 from __future__ import annotations
@@ -32,15 +36,26 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from hccfusion.errors import DataError, UsageError, unknown_option
+from hccfusion.errors import UsageError, unknown_option
+from hccfusion.pipeline.features_pathology_batch import (  # noqa: F401 - QC_FILE re-exported
+    QC_FILE,
+    _progress_bar,
+    _Run,
+    _slide_pool,
+)
+from hccfusion.pipeline.features_pathology_inputs import (  # noqa: F401 - slide_table re-exported
+    _fit_normalizer,
+    slide_table,
+)
 
 if TYPE_CHECKING:
     from hccfusion.io.cohort import Cohort
-    from hccfusion.pathology.extract import SlideFeatures
+
+__all__ = ["BACKENDS", "STAIN_NORMS", "QC_FILE", "STAIN_FILE", "FAILURE_COLUMNS",
+           "PathologyExtraction", "spec_name", "slide_table", "extract_pathology_features"]
 
 BACKENDS = ("local", "ray")
 STAIN_NORMS = ("none", "macenko")
-QC_FILE = "qc.parquet"
 #: Per-centre stain vectors and strengths, from the QC table (``pathology.stain.stain_by_centre``).
 STAIN_FILE = "stain_by_centre.parquet"
 FAILURE_COLUMNS = ["slide_id", "patient_id", "kind", "reason"]
@@ -98,107 +113,6 @@ def spec_name(*, target_mpp: float, tile_px: int, overlap_px: int = 0,
     if stain_norm != "none":
         name += f"-{stain_norm}"
     return name
-
-
-def slide_table(cohort: "Cohort | pd.DataFrame | str | Path", *,
-                data_root: str | Path = ".") -> pd.DataFrame:
-    """The cohort's biopsy slides: ``slide_id``, ``patient_id``, ``center``, ``path`` (resolved).
-
-    Parameters
-    ----------
-    cohort : Cohort, mapping, pandas.DataFrame or path
-        A loaded cohort (or a mapping of table name to DataFrame), a cohort snapshot folder, a
-        specimens table, or a specimens ``.csv``/``.parquet`` file (columns ``patient_id``,
-        ``slide_id``, ``path``, and ``kind`` if it lists more than slides).
-    data_root : str or pathlib.Path
-        The folder relative ``path`` values start from; absolute paths are kept.
-
-    Raises
-    ------
-    UsageError
-        A specimens table without the needed columns.
-    DataError
-        A biopsy slide without ``slide_id`` or ``path``, or a ``slide_id`` listed twice.
-    """
-    centers = None
-    if isinstance(cohort, (str, Path)):
-        cohort = _load_cohort(Path(cohort))
-    if isinstance(cohort, pd.DataFrame):
-        specimens = cohort
-    else:
-        specimens = cohort["specimens"]
-        if "patients" in cohort and "center" in cohort["patients"]:
-            centers = cohort["patients"].set_index("patient_id")["center"]
-    missing = [c for c in ("patient_id", "slide_id", "path") if c not in specimens.columns]
-    if missing:
-        raise UsageError(f"The 'cohort' parameter of slide_table must be a Cohort or a specimens "
-                         f"table with columns patient_id, slide_id and path. Got a table without "
-                         f"{missing} instead.")
-    slides = specimens
-    if "kind" in slides.columns:
-        slides = slides[slides["kind"].astype(str) == "biopsy_wsi"]
-    slides = slides[["patient_id", "slide_id", "path"]].astype(object)
-    blank = slides["slide_id"].isna() | slides["path"].isna()
-    if blank.any():
-        pids = sorted(set(slides.loc[blank, "patient_id"].astype(str)))
-        raise DataError(f"biopsy slides of patients {pids[:5]} have no slide_id or no path; fix "
-                        "the specimens sheet.")
-    dup = slides["slide_id"][slides["slide_id"].duplicated()]
-    if len(dup):
-        raise DataError(f"slide_id {sorted(set(dup))[:5]} listed more than once in specimens; each "
-                        "slide needs its own id (it names the bag).")
-    root = Path(data_root)
-    out = pd.DataFrame({
-        "slide_id": slides["slide_id"].astype(str).to_numpy(),
-        "patient_id": slides["patient_id"].astype(str).to_numpy(),
-        "path": [p if Path(p).is_absolute() else root / p for p in map(Path, slides["path"])],
-    })
-    out["center"] = (out["patient_id"].map(centers).astype(object) if centers is not None
-                     else None)
-    return out.sort_values(["patient_id", "slide_id"], kind="stable").reset_index(drop=True)
-
-
-def _load_cohort(path: Path) -> Any:
-    """A cohort snapshot folder, or a specimens table file (.csv or .parquet)."""
-    if path.is_dir():
-        from hccfusion.io.cohort import Cohort
-
-        return Cohort.load(path)
-    if path.suffix.lower() == ".csv" and path.is_file():
-        return pd.read_csv(path, dtype=str, keep_default_na=True)
-    if path.suffix.lower() == ".parquet" and path.is_file():
-        return pd.read_parquet(path)
-    raise UsageError(f"The 'cohort' parameter of slide_table must be a cohort snapshot folder or a "
-                     f"specimens .csv/.parquet file. Got {str(path)!r} instead.")
-
-
-def _fit_normalizer(stain_norm: str, stain_target: Any) -> Any | None:
-    if stain_norm == "none":
-        return None
-    from hccfusion.pathology.stain import MacenkoNormalizer
-
-    if stain_target is None:
-        raise UsageError("The 'stain_target' parameter of extract_pathology_features must be a "
-                         "reference H&E image (RGB array or image/slide file) when stain_norm is "
-                         "'macenko'. Got None instead.")
-    target = stain_target
-    if isinstance(target, (str, Path)):
-        target = _read_reference(Path(target))
-    return MacenkoNormalizer().fit(target)
-
-
-def _read_reference(path: Path) -> Any:
-    """An RGB reference image: a slide's thumbnail, or a plain image file."""
-    if not path.is_file():
-        raise UsageError(f"The 'stain_target' parameter of extract_pathology_features must be an "
-                         f"existing image or slide file. Got {str(path)!r} instead.")
-    from hccfusion.pathology.slides import open_slide
-
-    slide = open_slide(path, mpp=1.0)
-    try:
-        return slide.thumbnail(max_px=1024)
-    finally:
-        slide.close()
 
 
 def _resolve_device(device: str) -> str:
@@ -359,138 +273,3 @@ def extract_pathology_features(
     return PathologyExtraction(store_dir=store.dir, manifest_path=manifest_path, qc_path=qc_path,
                                written=tuple(run.written), skipped=skipped, failures=failures,
                                n_tiles=run.n_tiles, seconds=time.perf_counter() - start)
-
-
-#: The encoder and stain normaliser of a slide-worker process (inherited through ``fork``).
-_WORKER: dict[str, Any] = {}
-
-
-def _init_slide_worker(encoder: Any, normalizer: Any | None) -> None:
-    """One thread per slide worker: the parallelism is across slides (see the module notes)."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(1)
-    threadpool_limits(limits=1)   # numpy's BLAS too (stain estimation in the QC)
-    _WORKER.update(encoder=encoder, normalizer=normalizer)
-
-
-def _extract_in_worker(slide_id: str, path: str, settings: Any,
-                       mpp: float | None) -> "tuple[str, SlideFeatures | tuple[str, str]]":
-    from hccfusion.pathology.extract import SlideExtractionError, extract_slide
-
-    try:
-        return slide_id, extract_slide(path, encoder=_WORKER["encoder"], settings=settings,
-                                       mpp=mpp, normalizer=_WORKER["normalizer"])
-    except SlideExtractionError as exc:   # a value, so the parent records it with its kind
-        return slide_id, (exc.kind, str(exc))
-
-
-def _slide_pool(todo: pd.DataFrame, *, encoder: Any, settings: Any, mpp: float | None,
-                normalizer: Any | None, workers: int) -> Any:
-    """``(slide_id, SlideFeatures or (kind, reason))`` as slides finish in ``workers``
-    forked processes; the loaded encoder is inherited, not pickled."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from dataclasses import replace
-
-    in_process = replace(settings, num_workers=0)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
-                               initializer=_init_slide_worker, initargs=(encoder, normalizer))
-    try:
-        futures = [pool.submit(_extract_in_worker, row.slide_id, str(row.path), in_process, mpp)
-                   for row in todo.itertuples(index=False)]
-        for future in as_completed(futures):
-            yield future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-class _Run:
-    """Bookkeeping of one run: writes bags and failures as slides finish, collects QC rows."""
-
-    def __init__(self, *, store: Any, slides: pd.DataFrame) -> None:
-        self.store = store
-        self.info = slides.set_index("slide_id")
-        self.written: list[str] = []
-        self.failures: list[tuple[str, str, str, str]] = []
-        self.qc_rows: list[dict[str, Any]] = []
-        self.n_tiles = 0
-
-    def done(self, slide_id: str, result: "SlideFeatures | tuple[str, str]") -> None:
-        patient_id = str(self.info.at[slide_id, "patient_id"])
-        if isinstance(result, tuple):
-            kind, reason = result
-            self.store.record_failure(slide_id, patient_id=patient_id, error=f"{kind}: {reason}")
-            self.failures.append((slide_id, patient_id, kind, reason))
-            return
-        self.store.write(slide_id, patient_id=patient_id, features=result.features,
-                         coords=result.coords, provenance=result.provenance)
-        self.written.append(slide_id)
-        self.n_tiles += result.n_tiles
-        self.qc_rows.append({"slide_id": slide_id, "patient_id": patient_id,
-                             "center": self.info.at[slide_id, "center"],
-                             "n_tiles": result.n_tiles, "seconds": round(result.seconds, 3),
-                             **{k: v for k, v in result.qc.items()
-                                if k not in ("slide_id", "patient_id")}})
-
-    def write_qc(self) -> Path:
-        """Merge this run's QC rows into ``qc.parquet`` (rows of skipped slides are kept)."""
-        path = self.store.dir / QC_FILE
-        rows = pd.DataFrame(self.qc_rows)
-        if path.is_file():
-            old = pd.read_parquet(path)
-            if not rows.empty:
-                old = old[~old["slide_id"].isin(rows["slide_id"])]
-            rows = pd.concat([old, rows], ignore_index=True) if not rows.empty else old
-        if rows.empty:
-            rows = pd.DataFrame(columns=["slide_id", "patient_id", "center", "n_tiles"])
-        rows = rows.sort_values(["patient_id", "slide_id"], kind="stable").reset_index(drop=True)
-        for column in rows.columns:
-            if rows[column].dtype == object:
-                rows[column] = rows[column].map(lambda v: v if v is None or isinstance(
-                    v, (str, int, float, bool)) else str(v))
-        from hccfusion.io.atomic import atomic_write_parquet
-
-        return atomic_write_parquet(path, rows)
-
-
-class _progress_bar:
-    """A rich progress bar (slides, tiles/s) on stderr when enabled and stderr is a terminal;
-    otherwise a no-op with the same methods."""
-
-    def __init__(self, *, enabled: bool, n_slides: int) -> None:
-        import sys
-
-        self.bar: Any = None
-        self.n_tiles = 0
-        self.t0 = time.perf_counter()
-        if enabled and sys.stderr.isatty() and n_slides:
-            from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn)
-
-            self.bar = Progress(TextColumn("slides"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-                                console=Console(stderr=True), transient=False)
-            self.task = self.bar.add_task("slides", total=n_slides, rate="")
-
-    def __enter__(self) -> "_progress_bar":
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-    def tiles(self, n: int) -> None:
-        self.n_tiles += int(n)
-        if self.bar is not None:
-            rate = self.n_tiles / max(time.perf_counter() - self.t0, 1e-9)
-            self.bar.update(self.task, rate=f"{self.n_tiles:,} tiles, {rate:,.0f} tiles/s")
-
-    def slide_done(self) -> None:
-        if self.bar is not None:
-            self.bar.advance(self.task)
-
