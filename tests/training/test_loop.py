@@ -368,7 +368,8 @@ def _corrupt(data: StudyData, ids: list[str]) -> StudyData:
 @pytest.mark.slow
 def test_held_out_patients_never_reach_the_fit(study):
     train, val, test = split_ids(study)
-    # with modality experts: their weights, scales and skill weights are buffers of the net
+    # with modality experts (the linear one too): their weights, coefficients, scales and skill
+    # weights are buffers of the net
     model = TINY.model_copy(update={"survival_head": "discrete", "n_bins": 5, "experts": True})
     cfg = TrainingConfig(epochs=3, patience=3, seed=1)
     clean = fit_model(study, train_ids=train, val_ids=val, model=model, training=cfg)
@@ -377,6 +378,10 @@ def test_held_out_patients_never_reach_the_fit(study):
     # the corruption is real: the test patients' inputs did change
     assert not np.allclose(make_batch(clean, study, test)["clinical"].numpy(),
                            make_batch(clean, broken, test)["clinical"].numpy())
+    assert "clinical_linear" in clean.net.experts
+    from hccfusion.training.experts import _LINEAR_CACHE
+
+    _LINEAR_CACHE.clear()   # the linear expert is fitted again, not served from the cache
     again = fit_model(broken, train_ids=train, val_ids=val, model=model, training=cfg)
     assert set(clean.preprocessors) == set(again.preprocessors)
     for name, pre in clean.preprocessors.items():
