@@ -66,11 +66,10 @@ from hccfusion.evaluation.model_table_bootstrap import (  # noqa: F401 - bootstr
     _bootstrap_auc, _bootstrap_harrell_pairs, _score_set,
 )
 from hccfusion.evaluation.model_table_inputs import (
-    _check_options, _check_outcomes, _check_predictions, _endpoint_outcome, _require,
+    _check_options, _check_outcomes, _check_predictions, _require,
 )
 from hccfusion.evaluation.model_table_rows import (
-    _METRIC, _frame, _groups, _join, _ordered, _performance_rows, _risk_matrix,
-    _undefined_note,
+    _METRIC, _frame, _join, _ordered, _performance_rows, _scored_groups, _undefined_note,
 )
 
 __all__ = ["PERFORMANCE_COLUMNS", "PAIRED_COLUMNS", "AVAILABILITY_COLUMNS",
@@ -254,14 +253,8 @@ def paired_difference_table(predictions: pd.DataFrame, outcomes: pd.DataFrame, *
             if c not in model_order:
                 raise unknown_option("comparator model", str(c), tuple(model_order))
     rows: list[dict[str, Any]] = []
-    outcome_cache: dict[str, pd.DataFrame] = {}
-    for (endpoint, cohort), group in _groups(p, ["endpoint", "cohort_label"]):
-        if endpoint not in outcome_cache:
-            outcome_cache[endpoint] = _endpoint_outcome(o, endpoint, where)
-        outcome = outcome_cache[endpoint]
-        in_group = set(group["model"])
-        models = [m for m in model_order if m in in_group]
-        wide, _ = _risk_matrix(group, outcome, models)
+    for (_, cohort), endpoint, outcome, models, wide, _ in _scored_groups(
+            p, o, ["endpoint", "cohort_label"], where):
         for ref in refs:
             comps = [c for c in comps_all if c != ref and c in models]
             if ref not in models or not comps:

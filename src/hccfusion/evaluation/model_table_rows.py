@@ -8,7 +8,7 @@ the percentile interval and the notes on undefined resamples, the per-model perf
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,23 @@ def _risk_matrix(group: pd.DataFrame, outcome: pd.DataFrame, models: list[str]
     return wide, {str(m): int(c) for m, c in no_risk.items()}
 
 
+def _scored_groups(p: pd.DataFrame, o: pd.DataFrame, keys: list[str], where: str
+                   ) -> Iterator[tuple[Any, ...]]:
+    """Per group of ``p`` by ``keys`` (which include ``endpoint``): the key, the endpoint, its
+    outcome table (built once per endpoint), the group's models in first-appearance order and
+    :func:`_risk_matrix`'s (risks, missing-risk counts)."""
+    model_order = _ordered(p["model"])
+    outcome_cache: dict[str, pd.DataFrame] = {}
+    for key, group in _groups(p, keys):
+        endpoint = key[keys.index("endpoint")]
+        if endpoint not in outcome_cache:
+            outcome_cache[endpoint] = _endpoint_outcome(o, endpoint, where)
+        outcome = outcome_cache[endpoint]
+        in_group = set(group["model"])
+        models = [m for m in model_order if m in in_group]
+        yield key, endpoint, outcome, models, *_risk_matrix(group, outcome, models)
+
+
 def _mask_sets(wide: pd.DataFrame, models: list[str]) -> list[tuple[np.ndarray, list[str]]]:
     """Models sharing the same set of patients with a risk: [(patient mask, models)]."""
     sets: dict[bytes, tuple[np.ndarray, list[str]]] = {}
@@ -74,17 +91,8 @@ def _mask_sets(wide: pd.DataFrame, models: list[str]) -> list[tuple[np.ndarray, 
 def _performance_rows(p: pd.DataFrame, o: pd.DataFrame, keys: list[str], *, n_resamples: int,
                       seed: int, confidence: float, min_events: int, where: str
                       ) -> list[dict[str, Any]]:
-    model_order = _ordered(p["model"])
     rows: list[dict[str, Any]] = []
-    outcome_cache: dict[str, pd.DataFrame] = {}
-    for key, group in _groups(p, keys):
-        endpoint = key[keys.index("endpoint")]
-        if endpoint not in outcome_cache:
-            outcome_cache[endpoint] = _endpoint_outcome(o, endpoint, where)
-        outcome = outcome_cache[endpoint]
-        in_group = set(group["model"])
-        models = [m for m in model_order if m in in_group]
-        wide, no_risk = _risk_matrix(group, outcome, models)
+    for key, endpoint, outcome, models, wide, no_risk in _scored_groups(p, o, keys, where):
         base = dict(zip(keys, key))
         base["metric"] = _METRIC[endpoint]
         scored: dict[str, dict[str, Any]] = {}

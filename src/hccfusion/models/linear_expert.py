@@ -21,11 +21,9 @@ import torch
 from torch import nn
 
 from hccfusion.errors import UsageError
+from hccfusion.models.experts import COMBINED_OUTPUTS
 
-__all__ = ["LINEAR_OUTPUTS", "LinearExpert", "LinearOutput"]
-
-LINEAR_OUTPUTS = ("os", "pfs", "response")
-"""The rows of :attr:`LinearExpert.coef`."""
+__all__ = ["LinearExpert", "LinearOutput"]
 
 
 @dataclass
@@ -50,7 +48,9 @@ class LinearExpert(nn.Module):
     Attributes
     ----------
     coef : torch.Tensor
-        ``[3, p]`` buffer, rows in :data:`LINEAR_OUTPUTS` order (0 until fitted).
+        ``[3, p]`` buffer, one row per combined output
+        (:data:`~hccfusion.models.experts.COMBINED_OUTPUTS`: OS, PFS, response; 0 until
+        fitted).
     intercept : torch.Tensor
         ``[3]`` buffer (the response logit's intercept; 0 for the log-risks).
     fitted : torch.Tensor
@@ -64,9 +64,9 @@ class LinearExpert(nn.Module):
                              f"Got {in_dim!r} instead.")
         self.modalities = (str(modality),)
         self.in_dim = in_dim
-        self.register_buffer("coef", torch.zeros(len(LINEAR_OUTPUTS), in_dim))
-        self.register_buffer("intercept", torch.zeros(len(LINEAR_OUTPUTS)))
-        self.register_buffer("fitted", torch.zeros(len(LINEAR_OUTPUTS), dtype=torch.bool))
+        self.register_buffer("coef", torch.zeros(len(COMBINED_OUTPUTS), in_dim))
+        self.register_buffer("intercept", torch.zeros(len(COMBINED_OUTPUTS)))
+        self.register_buffer("fitted", torch.zeros(len(COMBINED_OUTPUTS), dtype=torch.bool))
         self.config = {"linear": {"modality": self.modalities[0], "in_dim": in_dim}}
 
     @classmethod
@@ -80,14 +80,14 @@ class LinearExpert(nn.Module):
 
     def set_coefficients(self, output: str, coef: Any, intercept: float = 0.0) -> None:
         """Set one output's coefficients (``[p]``) and intercept, and mark it fitted."""
-        if output not in LINEAR_OUTPUTS:
-            raise UsageError(f"LinearExpert output must be one of {LINEAR_OUTPUTS}. Got "
+        if output not in COMBINED_OUTPUTS:
+            raise UsageError(f"LinearExpert output must be one of {COMBINED_OUTPUTS}. Got "
                              f"{output!r} instead.")
         coef = torch.as_tensor(coef, dtype=self.coef.dtype).reshape(-1)
         if coef.shape[0] != self.in_dim or not bool(torch.isfinite(coef).all()):
             raise UsageError(f"LinearExpert.set_coefficients needs {self.in_dim} finite "
                              f"coefficients. Got {coef.shape[0]} instead.")
-        k = LINEAR_OUTPUTS.index(output)
+        k = COMBINED_OUTPUTS.index(output)
         self.coef[k] = coef
         self.intercept[k] = float(intercept)
         self.fitted[k] = True

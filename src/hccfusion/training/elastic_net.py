@@ -123,9 +123,34 @@ def _check(X: np.ndarray, time: np.ndarray, event: np.ndarray, l1_ratio: float,
         raise DataError(f"{where}: X and time must be finite (preprocess and impute first).")
     if not event.any():
         raise DataError(f"{where}: no event among the {len(X)} rows; a Cox model needs one.")
+    _check_l1(l1_ratio, where)
+    return X, time, event
+
+
+def _check_l1(l1_ratio: float, where: str) -> None:
     if not 0.0 < l1_ratio <= 1.0:
         raise UsageError(f"{where}: l1_ratio must be in (0, 1]. Got {l1_ratio!r} instead.")
-    return X, time, event
+
+
+def _walk_path(f: _Breslow | _Logistic, beta: np.ndarray, *, l1_ratio: float, n_alphas: int,
+               alpha_min_ratio: float, alphas: np.ndarray | None, free: int = 0
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise along a decreasing path, warm-starting each α from the previous solution.
+
+    Without ``alphas``: ``n_alphas`` log-spaced values from α_max = max|∇ f| at ``beta`` over
+    the penalised coefficients / l1_ratio (every one of them stays 0) down to
+    ``alpha_min_ratio · α_max``. The last ``free`` coefficients are unpenalised."""
+    if alphas is None:
+        _, g0 = f(beta)
+        top = float(np.max(np.abs(g0[:len(g0) - free]))) / l1_ratio
+        top = top if top > 0 else 1.0
+        alphas = np.geomspace(top, top * alpha_min_ratio, n_alphas)
+    alphas = np.sort(np.asarray(alphas, dtype=np.float64))[::-1]
+    coefs = np.empty((len(alphas), len(beta)))
+    for k, alpha in enumerate(alphas):
+        beta = _fista(f, beta, float(alpha), l1_ratio, free=free)
+        coefs[k] = beta
+    return coefs, alphas
 
 
 def coxnet_path(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, l1_ratio: float = 0.9,
@@ -137,19 +162,8 @@ def coxnet_path(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, l1_ratio:
     max|∇(−log PL/n) at β = 0| / l1_ratio (all coefficients 0) down to
     ``alpha_min_ratio · α_max``."""
     X, time, event = _check(X, time, event, l1_ratio, "coxnet_path")
-    f = _Breslow(X, time, event)
-    if alphas is None:
-        _, g0 = f(np.zeros(X.shape[1]))
-        top = float(np.max(np.abs(g0))) / l1_ratio
-        top = top if top > 0 else 1.0
-        alphas = np.geomspace(top, top * alpha_min_ratio, n_alphas)
-    alphas = np.sort(np.asarray(alphas, dtype=np.float64))[::-1]
-    beta = np.zeros(X.shape[1])
-    coefs = np.empty((len(alphas), X.shape[1]))
-    for k, alpha in enumerate(alphas):
-        beta = _fista(f, beta, float(alpha), l1_ratio)
-        coefs[k] = beta
-    return coefs, alphas
+    return _walk_path(_Breslow(X, time, event), np.zeros(X.shape[1]), l1_ratio=l1_ratio,
+                      n_alphas=n_alphas, alpha_min_ratio=alpha_min_ratio, alphas=alphas)
 
 
 def _choose(scores: np.ndarray, undefined: str) -> tuple[np.ndarray, int]:
@@ -218,8 +232,7 @@ def _check_binary(X: np.ndarray, y: np.ndarray, l1_ratio: float, where: str
                          f"{len(y)} labels instead.")
     if not (np.isfinite(X).all() and np.isin(y, (0.0, 1.0)).all()):
         raise DataError(f"{where}: X must be finite and every label 0 or 1.")
-    if not 0.0 < l1_ratio <= 1.0:
-        raise UsageError(f"{where}: l1_ratio must be in (0, 1]. Got {l1_ratio!r} instead.")
+    _check_l1(l1_ratio, where)
     return X, y
 
 
@@ -229,21 +242,11 @@ def logistic_path(X: np.ndarray, y: np.ndarray, *, l1_ratio: float = 0.9, n_alph
     """``[len(alphas), p + 1]`` coefficients (the intercept last) along a decreasing path,
     and the path; α_max keeps every slope at 0 (the intercept is the log-odds)."""
     X, y = _check_binary(X, y, l1_ratio, "logistic_path")
-    f = _Logistic(X, y)
     beta = np.zeros(X.shape[1] + 1)
     rate = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
     beta[-1] = np.log(rate / (1.0 - rate))
-    if alphas is None:
-        _, g0 = f(beta)
-        top = float(np.max(np.abs(g0[:-1]))) / l1_ratio
-        top = top if top > 0 else 1.0
-        alphas = np.geomspace(top, top * alpha_min_ratio, n_alphas)
-    alphas = np.sort(np.asarray(alphas, dtype=np.float64))[::-1]
-    coefs = np.empty((len(alphas), X.shape[1] + 1))
-    for k, alpha in enumerate(alphas):
-        beta = _fista(f, beta, float(alpha), l1_ratio, free=1)
-        coefs[k] = beta
-    return coefs, alphas
+    return _walk_path(_Logistic(X, y), beta, l1_ratio=l1_ratio, n_alphas=n_alphas,
+                      alpha_min_ratio=alpha_min_ratio, alphas=alphas, free=1)
 
 
 @dataclass(frozen=True)
