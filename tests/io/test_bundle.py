@@ -453,9 +453,15 @@ def test_model_card_reads_the_fused_config_inside_experts_and_ensembles(tmp_path
             "averaged") in card
     assert "nets that see one modality only (clinical, pathology)" in card
     assert "elastic-net" not in card
-    wrapped["experts"]["clinical_linear"] = {"linear": {"modality": "clinical", "in_dim": 3}}
-    card = render_model_card(read_bundle(_write(
-        tmp_path / "c", model_config=wrapped, endpoints=["os", "pfs"],
-        modalities=["clinical", "pathology"])))
-    assert ("nets that see one modality only (clinical, pathology) and elastic-net linear "
-            "models over the clinical variables") in card
+    expected = {"clinical": "nets that see one modality only (clinical, pathology) and "
+                            "elastic-net linear models over the clinical variables (penalty",
+                "pathology": "elastic-net linear models over the clinical variables, the "
+                             "pathology bag means (each tile feature averaged over the "
+                             "patient's slides) (penalty"}
+    for modality, text in expected.items():
+        wrapped["experts"][f"{modality}_linear"] = {"linear": {"modality": modality,
+                                                               "in_dim": 3}}
+        card = render_model_card(read_bundle(_write(
+            tmp_path / modality, model_config=wrapped, endpoints=["os", "pfs"],
+            modalities=["clinical", "pathology"])))
+        assert text in card

@@ -58,6 +58,35 @@ def test_in_experts_it_votes_like_a_component_and_travels_in_config_and_state_di
             assert torch.equal(a, b)
 
 
+def test_a_pathology_expert_reads_standardised_bag_means_and_round_trips():
+    batch = _batch(6, seed=5)
+    bags = batch["pathology"]
+    p = bags[0].shape[1] if len(bags[0]) else next(b.shape[1] for b in bags if len(b))
+    expert = LinearExpert(modality="pathology", in_dim=p)
+    g = torch.Generator().manual_seed(3)
+    center, scale = torch.randn(p, generator=g), torch.rand(p, generator=g) + 0.5
+    expert.set_input_scaling(center, scale)
+    expert.set_coefficients("pfs", torch.randn(p, generator=g))
+    out = expert(batch)
+    for i, bag in enumerate(bags):
+        if len(bag):
+            expected = ((bag.mean(dim=0) - center) / scale) @ expert.coef[1]
+            assert torch.allclose(out.risk["pfs"][i], expected, atol=1e-5)
+        else:                                            # an empty bag has no mean
+            assert torch.isnan(out.risk["pfs"][i])
+    one = expert({"pathology": [bags[i] for i in range(6) if len(bags[i])][:1]})
+    assert one.risk["pfs"].shape == (1,)                 # a batch of one
+    rebuilt = LinearExpert.from_config(json.loads(json.dumps(expert.config)))
+    rebuilt.load_state_dict(expert.state_dict(), strict=True)
+    assert torch.equal(rebuilt(batch).risk["pfs"].nan_to_num(), out.risk["pfs"].nan_to_num())
+    with pytest.raises(UsageError, match="only a pathology linear expert|Only a pathology"):
+        LinearExpert(modality="clinical", in_dim=3).set_input_scaling([0, 0, 0], [1, 1, 1])
+    with pytest.raises(UsageError, match="positive scales"):
+        expert.set_input_scaling(torch.zeros(p), torch.zeros(p))
+    with pytest.raises(UsageError, match="list of instance bags"):
+        expert({"pathology": torch.zeros(2, p)})
+
+
 def test_bad_linear_experts_are_usage_errors():
     fused = build_model(_config())
     linear = LinearExpert(modality="clinical", in_dim=3)

@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from hccfusion.errors import UsageError  # noqa: E402
 from hccfusion.models.experts import ExpertsNet  # noqa: E402
 from hccfusion.training.config import ModelConfig, TrainingConfig  # noqa: E402
 from hccfusion.training.experts import MIN_EXPERT_PATIENTS  # noqa: E402
@@ -36,7 +37,9 @@ def test_every_modality_with_enough_training_patients_gets_an_expert(study, fitt
     avail = study.available().loc[list(fitted.train_ids)]
     expected = [m for m in fitted.modalities if avail[m].sum() >= MIN_EXPERT_PATIENTS]
     assert "omics" in fitted.modalities and "omics" not in expected
-    assert list(fitted.net.experts) == expected + ["clinical_linear"] == fitted.extra["experts"]
+    linear = [f"{m}_linear" for m in ("clinical", "pathology") if m in expected]
+    assert linear == ["clinical_linear", "pathology_linear"]
+    assert list(fitted.net.experts) == expected + linear == fitted.extra["experts"]
     # each expert net was trained on the training patients who have its modality
     history = fitted.history
     assert set(history["expert"].dropna()) == set(expected)
@@ -84,7 +87,8 @@ def test_weights_are_each_components_skill_on_the_validation_patients(study, fit
     with torch.no_grad():
         _, values = fitted.net.component_values(make_batch(fitted, study, val))
     t = study.targets.loc[val]
-    for c in range(values.shape[0] - 1):  # the last, linear expert: its CV skill (below)
+    nets = 1 + sum(not name.endswith("_linear") for name in fitted.net.experts)
+    for c in range(nets):  # the linear experts (last): their CV skill (below)
         for k, ep in enumerate(("os", "pfs")):
             v = values[c, :, k].numpy()
             ok = np.isfinite(v)
@@ -126,6 +130,50 @@ def test_linear_expert_is_the_cross_validated_elastic_net_on_all_training_patien
         assert float(fitted.net.weight[row, k]) == pytest.approx(skill, abs=1e-6)
     assert bool(linear.fitted[0])   # the synthetic OS has clinical signal
     # (that held-out patients cannot change it is the leakage test in test_loop.py)
+
+
+def test_pathology_linear_expert_reads_the_standardised_bag_means_of_those_who_have_one(
+        study, fitted):
+    """Its coefficients are fit_coxnet_cv's / fit_logistic_cv's on the bag means of the
+    training and validation patients with slides, standardised by their own mean and SD."""
+    from hccfusion.training.elastic_net import fit_coxnet_cv, fit_logistic_cv
+    from hccfusion.training.experts import LINEAR_L1_RATIO
+
+    fit_ids = list(fitted.train_ids) + list(fitted.val_ids)
+    batch = make_batch(fitted, study, fit_ids)
+    have = batch["available"][:, fitted.modalities.index("pathology")].numpy()
+    assert 0 < have.sum() < len(fit_ids)            # some patients have no slide
+    means = np.stack([batch["pathology"][i].numpy().astype(np.float64).mean(axis=0)
+                      for i in np.flatnonzero(have)])
+    center, sd = means.mean(axis=0), means.std(axis=0)
+    linear = fitted.net.experts["pathology_linear"]
+    np.testing.assert_allclose(linear.input_center.numpy(), center, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(linear.input_scale.numpy(), sd, rtol=1e-5)
+    x = (means - center) / sd
+    ids = [fit_ids[i] for i in np.flatnonzero(have)]
+    t = study.targets.loc[ids]
+    ref = fit_coxnet_cv(x, t["pfs_time"].to_numpy(float), t["pfs_event"].to_numpy(bool),
+                        l1_ratio=LINEAR_L1_RATIO, folds=5, seed=QUICK.seed)
+    np.testing.assert_allclose(linear.coef[1].numpy(), ref.coef, atol=1e-5)
+    y = t["orr"].to_numpy(float)
+    ok = np.isfinite(y)
+    ref = fit_logistic_cv(x[ok], y[ok], l1_ratio=LINEAR_L1_RATIO, folds=5, seed=QUICK.seed)
+    np.testing.assert_allclose(linear.coef[2].numpy(), ref.coef, atol=1e-5)
+    assert float(linear.intercept[2]) == pytest.approx(ref.intercept, abs=1e-5)
+    # it votes only for patients with slides
+    with torch.no_grad():
+        _, values = fitted.net.component_values(batch)
+    row = 1 + list(fitted.net.experts).index("pathology_linear")
+    assert torch.isnan(values[row, ~torch.as_tensor(have)]).all()
+
+
+def test_linear_modalities_choose_which_linear_experts_are_fitted(study):
+    train, val, _ = split_ids(study, n_train=70, n_val=15)
+    clinical_only = fit_model(study, train_ids=train, val_ids=val, training=QUICK,
+                              model=MODEL.model_copy(update={"linear_modalities": ("clinical",)}))
+    assert [n for n in clinical_only.net.experts if n.endswith("_linear")] == ["clinical_linear"]
+    with pytest.raises(UsageError, match="unknown linear-expert modality .genomics."):
+        ModelConfig(linear_modalities=("genomics",))
 
 
 def test_a_repeated_linear_fit_is_served_from_the_cache_and_equals_a_fresh_one(study, fitted):

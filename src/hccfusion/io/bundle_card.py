@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 __all__ = ["render_model_card"]
 
 
+_LINEAR_INPUTS = {"clinical": "the clinical variables",
+                  "pathology": "the pathology bag means (each tile feature averaged over the "
+                               "patient's slides)",
+                  "radiomics": "the radiomics features", "omics": "the omics pathway scores"}
+
 _ENDPOINT_NAMES = {"os": "overall survival (OS)", "pfs": "progression-free survival (PFS)",
                    "response": "objective response (ORR, mRECIST)",
                    "orr": "objective response (ORR, mRECIST)",
@@ -144,7 +149,8 @@ def render_model_card(bundle: ModelBundle) -> str:
         if nets:
             parts.append(f"nets that see one modality only ({', '.join(nets)})")
         if linear:
-            parts.append(f"elastic-net linear models over the {', '.join(linear)} variables "
+            inputs = [_LINEAR_INPUTS.get(m, f"the {m} features") for m in linear]
+            parts.append(f"elastic-net linear models over {', '.join(inputs)} "
                          "(penalty chosen by cross-validation; weighted by their "
                          "cross-validated skill)")
         lines.append(f"- Experts: the fused net's OS and PFS risks and response logit are "

@@ -20,8 +20,9 @@ buffers saved with the weights. Hazard logits
 are the fused net's.
 
 A :class:`~hccfusion.models.linear_expert.LinearExpert` (named ``"<modality>_linear"``) votes
-the same way: an elastic-net model over the clinical variables, which ranks patients in another
-centre better than any net that spreads weight over every variable.
+the same way: an elastic-net model over one modality — the clinical variables, which it ranks
+patients in another centre by better than any net that spreads weight over every variable, or
+the pathology bag means.
 """
 
 from __future__ import annotations

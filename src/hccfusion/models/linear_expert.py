@@ -1,4 +1,4 @@
-"""A penalised linear expert: fixed linear predictors over one preprocessed feature vector.
+"""A penalised linear expert: fixed linear predictors over one modality's feature vector.
 
 On a few hundred patients, a deep net and even an unpenalised Cox model spread weight over
 every clinical variable, most of which carry no prognostic signal; an elastic-net Cox model
@@ -9,6 +9,14 @@ logit — as buffers, so it joins the modality
 experts of :class:`~hccfusion.models.experts.ExpertsNet` as one more voting component and is
 saved and reloaded with the weights like any net. The training layer fits it
 (:func:`hccfusion.training.experts.fit_linear_expert`).
+
+The vector modalities (clinical, radiomics, omics) are read as preprocessed. A pathology bag
+is read as the mean of its instance embeddings (every tile of every slide of the patient),
+standardised with the centre and scale of those means over the training patients (buffers
+``input_center`` and ``input_scale``). On the simulated study an elastic-net model over the
+``hcc_stats`` bag means ranks response in the other centre as well as the attention net over
+the tiles or better (AUC 0.702 and 0.662, trained in one centre and tested in the other,
+against 0.674 and 0.660), and it votes as a separate, differently built component.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from torch import nn
 from hccfusion.errors import UsageError
 from hccfusion.models.experts import COMBINED_OUTPUTS
 
-__all__ = ["LinearExpert", "LinearOutput"]
+__all__ = ["BAG_MODALITIES", "LinearExpert", "LinearOutput"]
 
 
 @dataclass
@@ -35,13 +43,19 @@ class LinearOutput:
     response_logit: torch.Tensor
 
 
+BAG_MODALITIES = ("pathology",)
+"""Modalities whose batch entry is a list of instance bags, read as the bag mean."""
+
+
 class LinearExpert(nn.Module):
-    """Linear predictors ``x · coef[k] + intercept[k]`` over one dense modality.
+    """Linear predictors ``x · coef[k] + intercept[k]`` over one modality.
 
     Parameters
     ----------
     modality : str
-        The modality whose preprocessed vector it reads (``batch[modality]``, ``[B, p]``).
+        The modality it reads: ``batch[modality]``, ``[B, p]`` for a vector modality; for
+        pathology a list of ``B`` instance bags ``[N_i, p]``, read as
+        ``(mean over instances − input_center) / input_scale``.
     in_dim : int
         p.
 
@@ -55,6 +69,9 @@ class LinearExpert(nn.Module):
         ``[3]`` buffer (the response logit's intercept; 0 for the log-risks).
     fitted : torch.Tensor
         ``[3]`` bool buffer; an output not fitted is NaN.
+    input_center, input_scale : torch.Tensor
+        ``[p]`` buffers of a pathology expert only (0 and 1 until set by
+        :meth:`set_input_scaling`).
     """
 
     def __init__(self, *, modality: str, in_dim: int) -> None:
@@ -67,6 +84,10 @@ class LinearExpert(nn.Module):
         self.register_buffer("coef", torch.zeros(len(COMBINED_OUTPUTS), in_dim))
         self.register_buffer("intercept", torch.zeros(len(COMBINED_OUTPUTS)))
         self.register_buffer("fitted", torch.zeros(len(COMBINED_OUTPUTS), dtype=torch.bool))
+        self.bag = self.modalities[0] in BAG_MODALITIES
+        if self.bag:
+            self.register_buffer("input_center", torch.zeros(in_dim))
+            self.register_buffer("input_scale", torch.ones(in_dim))
         self.config = {"linear": {"modality": self.modalities[0], "in_dim": in_dim}}
 
     @classmethod
@@ -92,14 +113,46 @@ class LinearExpert(nn.Module):
         self.intercept[k] = float(intercept)
         self.fitted[k] = True
 
-    def forward(self, batch: Mapping[str, Any]) -> LinearOutput:
+    def set_input_scaling(self, center: Any, scale: Any) -> None:
+        """Set a pathology expert's standardisation of the bag means (each ``[p]``; scale
+        > 0)."""
+        if not self.bag:
+            raise UsageError(f"Only a pathology linear expert standardises its input; this one "
+                             f"reads '{self.modalities[0]}' as preprocessed.")
+        center = torch.as_tensor(center, dtype=self.coef.dtype).reshape(-1)
+        scale = torch.as_tensor(scale, dtype=self.coef.dtype).reshape(-1)
+        if center.shape[0] != self.in_dim or scale.shape[0] != self.in_dim \
+                or not bool(torch.isfinite(center).all()) or not bool((scale > 0).all()):
+            raise UsageError(f"LinearExpert.set_input_scaling needs {self.in_dim} finite centres "
+                             f"and {self.in_dim} positive scales.")
+        self.input_center.copy_(center)
+        self.input_scale.copy_(scale)
+
+    def features(self, batch: Mapping[str, Any]) -> torch.Tensor:
+        """The ``[B, p]`` matrix the coefficients apply to (a patient with an empty bag gets
+        NaN)."""
         name = self.modalities[0]
         x = batch.get(name) if isinstance(batch, Mapping) else None
+        if self.bag:
+            if not isinstance(x, (list, tuple)) or any(
+                    not isinstance(b, torch.Tensor) or b.ndim != 2 or b.shape[1] != self.in_dim
+                    for b in x):
+                raise UsageError(f"LinearExpert needs batch['{name}'] as a list of instance "
+                                 f"bags of shape [N, {self.in_dim}].")
+            if not x:
+                return torch.zeros(0, self.in_dim, dtype=self.coef.dtype)
+            means = torch.stack([b.to(self.coef.dtype).mean(dim=0) if len(b)
+                                 else torch.full((self.in_dim,), float("nan"),
+                                                 dtype=self.coef.dtype) for b in x])
+            return (means - self.input_center) / self.input_scale
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.in_dim:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise UsageError(f"LinearExpert needs batch['{name}'] of shape [B, {self.in_dim}]. "
                              f"Got {got} instead.")
-        values = x.to(self.coef.dtype) @ self.coef.T + self.intercept         # [B, 3]
+        return x.to(self.coef.dtype)
+
+    def forward(self, batch: Mapping[str, Any]) -> LinearOutput:
+        values = self.features(batch) @ self.coef.T + self.intercept         # [B, 3]
         values = torch.where(self.fitted[None, :], values,
                              torch.full_like(values, float("nan")))
         return LinearOutput(risk={"os": values[:, 0], "pfs": values[:, 1]},

@@ -39,6 +39,13 @@ class DataConfig(_Strict):
     omics: Path | None = None
 
 
+def _in_modality_order(value: tuple[str, ...], what: str) -> tuple[str, ...]:
+    for name in value:
+        if name not in MODALITY_NAMES:
+            raise unknown_option(what, name, MODALITY_NAMES)
+    return tuple(m for m in MODALITY_NAMES if m in value)
+
+
 class ModelConfig(_Strict):
     """The multimodal network (see :func:`hccfusion.models.multimodal.build_model`)."""
 
@@ -56,20 +63,25 @@ class ModelConfig(_Strict):
     ensemble: int = Field(3, ge=1, le=32, description="seed-ensemble members averaged")
     experts: bool = Field(True, description="average the fused net with one "
                           "single-modality net per modality (modality experts)")
-    linear_expert: bool = Field(True, description="with experts: add an elastic-net linear "
-                                "model over the clinical variables as one more expert")
+    linear_expert: bool = Field(True, description="with experts: add elastic-net linear "
+                                "models (one per linear_modalities entry) as more experts")
+    linear_modalities: tuple[str, ...] = Field(
+        ("clinical", "pathology"), description="the modalities that get a linear expert "
+        "(pathology: over the bag means)")
     wide: tuple[str, ...] = Field(("clinical",), description="feature-vector modalities that also reach "
                                   "the heads through a linear term (wide and deep)")
 
     @field_validator("modalities")
     @classmethod
     def _modalities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for name in value:
-            if name not in MODALITY_NAMES:
-                raise unknown_option("modality", name, MODALITY_NAMES)
         if not value:
             raise ValueError("at least one modality is needed")
-        return tuple(m for m in MODALITY_NAMES if m in value)
+        return _in_modality_order(value, "modality")
+
+    @field_validator("linear_modalities")
+    @classmethod
+    def _linear_modalities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _in_modality_order(value, "linear-expert modality")
 
     @field_validator("wide")
     @classmethod

@@ -9,12 +9,13 @@ validation patients who have its modality — Harrell's C minus ½ for OS and PF
 ½ for response, floored at 0 — so an expert without signal gets no vote. Nothing is learned
 from held-out patients.
 
-With ``ModelConfig.linear_expert`` a penalised linear model over the preprocessed clinical
-variables joins them (:class:`~hccfusion.models.linear_expert.LinearExpert`): elastic-net Cox
-models for OS and PFS and an elastic-net logistic model for response
+With ``ModelConfig.linear_expert`` penalised linear models join them, one per modality of
+``ModelConfig.linear_modalities`` (:class:`~hccfusion.models.linear_expert.LinearExpert`; by
+default over the preprocessed clinical variables and over the pathology bag means):
+elastic-net Cox models for OS and PFS and an elastic-net logistic model for response
 (:mod:`hccfusion.training.elastic_net`), each penalty chosen by 5-fold cross-validation on all the
-training patients (training and inner-validation share: a linear model has no epochs to stop
-on them), and its weight is its cross-validated C or AUC minus ½.
+training patients who have the modality (training and inner-validation share: a linear model
+has no epochs to stop on them), and each one's weight is its cross-validated C or AUC minus ½.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hccfusion.models.experts import COMBINED_OUTPUTS
+from hccfusion.models.linear_expert import BAG_MODALITIES
 from hccfusion.training.config import ModelConfig, TrainingConfig
 
 if TYPE_CHECKING:
@@ -85,10 +87,20 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
         rows.extend({**r, "expert": m} for r in history)
     fit_ids = list(fitted.train_ids) + list(fitted.val_ids)
     batch = make_batch(fitted, data, fit_ids)
-    linear_skill = None
-    if model.linear_expert and "clinical" in fitted.modalities:
-        experts["clinical_linear"], linear_skill = fit_linear_expert(
-            batch["clinical"].numpy(), data.targets.loc[fit_ids], seed=training.seed)
+    linear_skill: dict[str, np.ndarray] = {}
+    for m in (model.linear_modalities if model.linear_expert else ()):
+        if m not in fitted.modalities:
+            continue
+        have = batch["available"][:, fitted.modalities.index(m)].numpy()
+        if have.sum() < MIN_EXPERT_PATIENTS:
+            continue
+        rows_m = np.flatnonzero(have)
+        if m in BAG_MODALITIES:
+            x = np.stack([batch[m][i].numpy().astype(np.float64).mean(axis=0) for i in rows_m])
+        else:
+            x = batch[m].numpy()[rows_m]
+        experts[f"{m}_linear"], linear_skill[m] = fit_linear_expert(
+            x, data.targets.loc[[fit_ids[i] for i in rows_m]], seed=training.seed, modality=m)
     if not experts:
         return rows
     net = ExpertsNet(fitted.net, experts).eval()
@@ -103,8 +115,8 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
     n_val = len(fitted.val_ids)
     if n_val:  # the validation patients are the last rows of fit_ids
         weight = _skill(values[:, -n_val:], data.targets.loc[list(fitted.val_ids)])
-    if linear_skill is not None and n_val:  # it saw the validation patients: its CV skill
-        weight[1 + list(net.experts).index("clinical_linear")] = linear_skill
+    for m, skill in linear_skill.items() if n_val else ():  # it saw them: its CV skill
+        weight[1 + list(net.experts).index(f"{m}_linear")] = skill
     net.set_scales(*(torch.as_tensor(v, dtype=torch.float32) for v in (center, scale, weight)))
     fitted.net, fitted.net_config = net, net.config
     fitted.extra["experts"] = list(experts)
@@ -133,9 +145,11 @@ def _skill(values: np.ndarray, targets: Any) -> np.ndarray:
     return weight
 
 
-def fit_linear_expert(x: np.ndarray, targets: Any, *, seed: int = 0) -> tuple[Any, np.ndarray]:
-    """A :class:`~hccfusion.models.linear_expert.LinearExpert` over the preprocessed clinical
-    matrix ``x`` (``[n, p]``, rows = ``targets``' patients), and its ``[3]`` weights: the
+def fit_linear_expert(x: np.ndarray, targets: Any, *, seed: int = 0,
+                      modality: str = "clinical") -> tuple[Any, np.ndarray]:
+    """A :class:`~hccfusion.models.linear_expert.LinearExpert` over ``modality``'s matrix ``x``
+    (``[n, p]``, rows = ``targets``' patients: the preprocessed vectors, or for pathology the
+    bag means, which it standardises and records), and its ``[3]`` weights: the
     cross-validated C (OS, PFS) or AUC (response) minus ½, floored at 0. An output that cannot
     be fitted (too few events or responders for the folds) stays unfitted and weighs 0."""
     from hccfusion.errors import DataError
@@ -143,14 +157,19 @@ def fit_linear_expert(x: np.ndarray, targets: Any, *, seed: int = 0) -> tuple[An
     from hccfusion.training.elastic_net import fit_coxnet_cv, fit_logistic_cv
 
     x = np.asarray(x, dtype=np.float64)
-    expert = LinearExpert(modality="clinical", in_dim=x.shape[1])
-    # the tuning candidates and the clinical-only baseline of a split share their training
+    expert = LinearExpert(modality=modality, in_dim=x.shape[1])
+    # the tuning candidates and the single-modality baselines of a split share their training
     # patients, so the same fit recurs: it is a pure function of these inputs, kept once
-    key = _linear_key(x, targets, seed)
+    key = _linear_key(x, targets, seed, modality)
     if key in _LINEAR_CACHE:
         state, skill = _LINEAR_CACHE[key]
         expert.load_state_dict(state)
         return expert.eval(), skill.copy()
+    if expert.bag:
+        center, scale = x.mean(axis=0), x.std(axis=0)
+        scale = np.where(scale > 1e-8, scale, 1.0)
+        expert.set_input_scaling(center, scale)
+        x = (x - center) / scale
     skill = np.zeros(len(COMBINED_OUTPUTS))
     for k, name in enumerate(COMBINED_OUTPUTS[:2]):
         try:
@@ -178,11 +197,11 @@ def fit_linear_expert(x: np.ndarray, targets: Any, *, seed: int = 0) -> tuple[An
     return expert.eval(), skill
 
 
-def _linear_key(x: np.ndarray, targets: Any, seed: int) -> str:
+def _linear_key(x: np.ndarray, targets: Any, seed: int, modality: str) -> str:
     import hashlib
 
     digest = hashlib.sha256(np.ascontiguousarray(x).tobytes())
     for column in ("os_time", "os_event", "pfs_time", "pfs_event", "orr"):
         digest.update(np.ascontiguousarray(targets[column].to_numpy(np.float64)).tobytes())
-    digest.update(f"{x.shape}|{seed}".encode())
+    digest.update(f"{x.shape}|{seed}|{modality}".encode())
     return digest.hexdigest()
