@@ -212,6 +212,28 @@ def test_tabular_bad_data_names_patient_and_column() -> None:
         TabularPreprocessor(numeric=["afp"]).fit(pd.DataFrame({"afp": []}))
 
 
+def test_tabular_transform_reads_mixed_dtypes_and_names_bad_values() -> None:
+    """The vectorised read of the numeric columns gives what a column-by-column read gives,
+    whatever mix of numeric, text-typed and boolean columns the frame holds."""
+    train = clinical()
+    pre = tabular().fit(train)
+    mixed = train.copy()
+    mixed["albumin_g_l"] = mixed["albumin_g_l"].astype(object)    # numbers in an object column
+    np.testing.assert_array_equal(pre.transform(mixed), pre.transform(train))
+    text = mixed.copy()
+    text.loc["P004", "albumin_g_l"] = "n/a"
+    with pytest.raises(DataError, match=r"'albumin_g_l' must be numeric; patient\(s\) \['P004'\]"):
+        pre.transform(text)
+    infinite = train.copy()
+    infinite.loc["P006", "age_years"] = np.inf
+    with pytest.raises(DataError, match=r"'age_years' holds infinite values for patient 'P006'"):
+        pre.transform(infinite)
+    flags = pd.DataFrame({"flag": [True, False, True]}, index=["P1", "P2", "P3"])
+    fitted = TabularPreprocessor(numeric=["flag"]).fit(flags)
+    np.testing.assert_allclose(fitted.transform(flags)[:, 0], [1.0, -2.0, 1.0] / np.sqrt(2),
+                               rtol=1e-6)
+
+
 def test_tabular_from_dict_refuses_other_version_and_kind() -> None:
     d = tabular().fit(clinical()).to_dict()
     with pytest.raises(SchemaVersionError, match="version"):

@@ -354,7 +354,8 @@ def predict_frame(fitted: FittedModel, data: StudyData, ids: list[str], *,
         idx = np.flatnonzero(keep)
         sub = slice_batch(batch, idx)
         sub["available"] = avail[idx]
-        fitted.net.eval()
+        if fitted.net.training:   # nets are fitted and loaded in eval mode; a walk of every
+            fitted.net.eval()     # submodule costs ~7 ms per call with experts
         with torch.no_grad():
             res = fitted.net(sub)
         out.loc[idx, "risk_os"] = res.risk["os"].numpy()

@@ -24,7 +24,7 @@ from hccfusion.training._frame_checks import (
     _require_columns,
     _require_rows,
 )
-from hccfusion.training._numeric_columns import _log1p, _numeric, _standardise
+from hccfusion.training._numeric_columns import _log1p, _numeric, _numeric_block, _standardise
 
 __all__ = ["OTHER", "TabularPreprocessor"]
 
@@ -184,8 +184,10 @@ class TabularPreprocessor:
         blocks: list[np.ndarray] = []
         imputed: dict[str, int] = {}
         unknown: dict[str, dict[str, int]] = {}
-        for col in self.numeric_:
-            x = _numeric(frame, col, where)
+        # one vectorised read of every numeric column (per column only for non-numeric dtypes)
+        numeric = _numeric_block(frame, self.numeric_, where) if self.numeric_ else None
+        for j, col in enumerate(self.numeric_):
+            x = numeric[:, j]
             if col in self.log_:
                 x = _log1p(x, col, frame.index, where)
             missing = np.isnan(x)
