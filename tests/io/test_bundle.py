@@ -454,10 +454,12 @@ def test_model_card_reads_the_fused_config_inside_experts_and_ensembles(tmp_path
     assert "nets that see one modality only (clinical, pathology)" in card
     assert "elastic-net" not in card
     expected = {"clinical": "nets that see one modality only (clinical, pathology) and "
-                            "elastic-net linear models over the clinical variables (penalty",
-                "pathology": "elastic-net linear models over the clinical variables, the "
-                             "pathology bag means (each tile feature averaged over the "
-                             "patient's slides) (penalty"}
+                            "elastic-net linear models (penalty chosen by cross-validation; "
+                            "weighted by their cross-validated skill) over the clinical "
+                            "variables; an expert",
+                "pathology": "skill) over the clinical variables and over the pathology bag "
+                             "means (each tile feature averaged over the patient's slides); "
+                             "an expert"}
     for modality, text in expected.items():
         wrapped["experts"][f"{modality}_linear"] = {"linear": {"modality": modality,
                                                                "in_dim": 3}}

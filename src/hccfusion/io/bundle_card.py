@@ -150,9 +150,10 @@ def render_model_card(bundle: ModelBundle) -> str:
             parts.append(f"nets that see one modality only ({', '.join(nets)})")
         if linear:
             inputs = [_LINEAR_INPUTS.get(m, f"the {m} features") for m in linear]
-            parts.append(f"elastic-net linear models over {', '.join(inputs)} "
-                         "(penalty chosen by cross-validation; weighted by their "
-                         "cross-validated skill)")
+            listed = inputs[0] if len(inputs) == 1 else \
+                f"{', '.join(inputs[:-1])} and over {inputs[-1]}"
+            parts.append("elastic-net linear models (penalty chosen by cross-validation; "
+                         f"weighted by their cross-validated skill) over {listed}")
         lines.append(f"- Experts: the fused net's OS and PFS risks and response logit are "
                      f"averaged (on the scale of each one's training predictions, weighted by "
                      f"each one's skill on the inner-validation patients) with those of "
