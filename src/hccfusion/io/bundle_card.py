@@ -187,6 +187,14 @@ def render_model_card(bundle: ModelBundle) -> str:
                      "the weights say nothing about real patients.")
     lines.append("- Every preprocessor, time bin and cut-off was fitted on the training patients "
                  f"only ({', '.join(sorted(b.preprocessors)) or 'no preprocessors'}).")
+    site = b.preprocessors.get("pathology_site_scaler")
+    if isinstance(site, Mapping) and isinstance(site.get("sites"), Mapping):
+        lines.append("- Pathology tile features are standardised per centre: "
+                     f"{', '.join(sorted(site['sites']))} with the statistics of their training "
+                     "patients; any other centre with the statistics of its own patients with "
+                     "slides in the cohort being scored (features only, at least "
+                     f"{site.get('min_site_patients', '?')} patients; otherwise the pooled "
+                     "training statistics).")
 
     lines += ["", "## Risk groups", ""]
     if b.cutoffs:

@@ -68,6 +68,9 @@ class ModelConfig(_Strict):
     linear_modalities: tuple[str, ...] = Field(
         ("clinical", "pathology"), description="the modalities that get a linear expert "
         "(pathology: over the bag means)")
+    harmonise_sites: bool = Field(True, description="standardise the pathology tile "
+                                  "features per centre (training centres: their training "
+                                  "patients' statistics; other centres: their own patients')")
     wide: tuple[str, ...] = Field(("clinical",), description="feature-vector modalities that also reach "
                                   "the heads through a linear term (wide and deep)")
 

@@ -45,6 +45,9 @@ class FittedModel:
     val_ids: tuple[str, ...]
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    site_scaler: dict | None = None
+    """Per-centre statistics of the pathology tile features (``ModelConfig.harmonise_sites``;
+    :mod:`hccfusion.training.site_scaler`)."""
 
 
 def _torch():
@@ -111,10 +114,18 @@ def _fit_preprocessors(data: StudyData, ids: list[str], config: ModelConfig) -> 
     return pre
 
 
-def _fit_bag_scaler(data: StudyData, ids: list[str]) -> dict[str, list[float]] | None:
+def _fit_bag_scaler(data: StudyData, ids: list[str],
+                    site_scaler: dict | None = None) -> dict[str, list[float]] | None:
     if data.pathology is None:
         return None
     feats = [data.pathology[p].features for p in ids if p in data.pathology]
+    if site_scaler is not None and feats:
+        from hccfusion.training.site_scaler import harmonised_features, site_statistics
+
+        stats = site_statistics(site_scaler, data, list(ids))
+        feats = [harmonised_features(data.pathology[p].features,
+                                     str(data.patients.at[p, "center"]), stats)
+                 for p in ids if p in data.pathology]
     if not feats:
         return None
     stacked = np.concatenate(feats).astype(np.float64)
@@ -151,10 +162,18 @@ def make_batch(fitted: FittedModel, data: StudyData, ids: list[str]) -> dict[str
             std = np.asarray(fitted.bag_scaler["std"], np.float32)
             bags, groups = [], []
             have = avail[m].to_numpy()
+            sites = None
+            if fitted.site_scaler is not None:
+                from hccfusion.training.site_scaler import harmonised_features, site_statistics
+
+                sites = site_statistics(fitted.site_scaler, data,
+                                        [p for p, h in zip(ids, have) if h])
             for pid, h in zip(ids, have):
                 if h:
                     bag = data.pathology[pid]
-                    bags.append(torch.as_tensor((bag.features - mean) / std))
+                    feats = bag.features if sites is None else harmonised_features(
+                        bag.features, str(data.patients.at[pid, "center"]), sites)
+                    bags.append(torch.as_tensor((feats - mean) / std))
                     groups.append(torch.as_tensor(bag.slide_index, dtype=torch.long))
                 else:
                     bags.append(torch.zeros((0, len(mean))))
@@ -204,7 +223,13 @@ def fit_model(data: StudyData, *, train_ids: list[str], val_ids: list[str],
     modalities = tuple(m for m in model.modalities
                        if m == "clinical" or m in pre or (m == "pathology"
                                                           and data.pathology is not None))
-    bag_scaler = _fit_bag_scaler(data, list(train_ids)) if "pathology" in modalities else None
+    site_scaler = None
+    if "pathology" in modalities and model.harmonise_sites:
+        from hccfusion.training.site_scaler import fit_site_scaler
+
+        site_scaler = fit_site_scaler(data, list(train_ids))
+    bag_scaler = _fit_bag_scaler(data, list(train_ids), site_scaler) \
+        if "pathology" in modalities else None
     if "pathology" in modalities and bag_scaler is None:
         modalities = tuple(m for m in modalities if m != "pathology")
     tr = data.targets.loc[list(train_ids)]
@@ -229,7 +254,7 @@ def fit_model(data: StudyData, *, train_ids: list[str], val_ids: list[str],
                                           if m in net_config["modalities"]),
                          preprocessors=pre, time_bins=bins, bag_scaler=bag_scaler,
                          history=pd.DataFrame(), train_ids=tuple(train_ids),
-                         val_ids=tuple(val_ids))
+                         val_ids=tuple(val_ids), site_scaler=site_scaler)
     train_batch = make_batch(fitted, data, list(train_ids))
     train_target = _targets(fitted, data, list(train_ids))
     val_batch = make_batch(fitted, data, list(val_ids)) if len(val_ids) else None
