@@ -31,7 +31,7 @@ from torch import nn
 from hccfusion.errors import UsageError
 from hccfusion.models.experts import COMBINED_OUTPUTS
 
-__all__ = ["BAG_MODALITIES", "LinearExpert", "LinearOutput"]
+__all__ = ["BAG_MODALITIES", "LinearExpert", "LinearOutput", "bag_means"]
 
 
 @dataclass
@@ -45,6 +45,14 @@ class LinearOutput:
 
 BAG_MODALITIES = ("pathology",)
 """Modalities whose batch entry is a list of instance bags, read as the bag mean."""
+
+
+def bag_means(bags: list[torch.Tensor], dim: int, dtype: torch.dtype) -> torch.Tensor:
+    """``[B, dim]``: the mean instance of each bag (NaN for an empty bag)."""
+    if not bags:
+        return torch.zeros(0, dim, dtype=dtype)
+    return torch.stack([b.to(dtype).mean(dim=0) if len(b)
+                        else torch.full((dim,), float("nan"), dtype=dtype) for b in bags])
 
 
 class LinearExpert(nn.Module):
@@ -139,11 +147,7 @@ class LinearExpert(nn.Module):
                     for b in x):
                 raise UsageError(f"LinearExpert needs batch['{name}'] as a list of instance "
                                  f"bags of shape [N, {self.in_dim}].")
-            if not x:
-                return torch.zeros(0, self.in_dim, dtype=self.coef.dtype)
-            means = torch.stack([b.to(self.coef.dtype).mean(dim=0) if len(b)
-                                 else torch.full((self.in_dim,), float("nan"),
-                                                 dtype=self.coef.dtype) for b in x])
+            means = bag_means(list(x), self.in_dim, self.coef.dtype)
             return (means - self.input_center) / self.input_scale
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.in_dim:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__

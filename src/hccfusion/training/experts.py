@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hccfusion.models.experts import COMBINED_OUTPUTS
-from hccfusion.models.linear_expert import BAG_MODALITIES
+from hccfusion.models.linear_expert import BAG_MODALITIES, bag_means
 from hccfusion.training.config import ModelConfig, TrainingConfig
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
             continue
         rows_m = np.flatnonzero(have)
         if m in BAG_MODALITIES:
-            x = np.stack([batch[m][i].numpy().astype(np.float64).mean(axis=0) for i in rows_m])
+            x = bag_means([batch[m][i] for i in rows_m], dims[m], torch.float64).numpy()
         else:
             x = batch[m].numpy()[rows_m]
         experts[f"{m}_linear"], linear_skill[m] = fit_linear_expert(

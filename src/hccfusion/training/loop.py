@@ -25,6 +25,7 @@ from hccfusion.training.dataset import (
 from hccfusion.training.objective import (
     ENDPOINTS, input_group_norm, slice_batch, study_loss, unimodal_loss,
 )
+from hccfusion.training.site_scaler import fit_site_scaler, harmonised_bags
 
 __all__ = ["FittedModel", "fit_model", "model_config_dict", "predict_frame"]
 
@@ -114,18 +115,20 @@ def _fit_preprocessors(data: StudyData, ids: list[str], config: ModelConfig) -> 
     return pre
 
 
+def _tile_features(site_scaler: dict | None, data: StudyData, ids: list[str]
+                   ) -> dict[str, np.ndarray]:
+    """The tile features of the ``ids`` with slides, per-centre harmonised when the model
+    does that (:mod:`hccfusion.training.site_scaler`), before the instance scaler."""
+    if site_scaler is not None:
+        return harmonised_bags(site_scaler, data, ids)
+    return {p: data.pathology[p].features for p in ids if p in data.pathology}
+
+
 def _fit_bag_scaler(data: StudyData, ids: list[str],
                     site_scaler: dict | None = None) -> dict[str, list[float]] | None:
     if data.pathology is None:
         return None
-    feats = [data.pathology[p].features for p in ids if p in data.pathology]
-    if site_scaler is not None and feats:
-        from hccfusion.training.site_scaler import harmonised_features, site_statistics
-
-        stats = site_statistics(site_scaler, data, list(ids))
-        feats = [harmonised_features(data.pathology[p].features,
-                                     str(data.patients.at[p, "center"]), stats)
-                 for p in ids if p in data.pathology]
+    feats = list(_tile_features(site_scaler, data, list(ids)).values())
     if not feats:
         return None
     stacked = np.concatenate(feats).astype(np.float64)
@@ -162,19 +165,13 @@ def make_batch(fitted: FittedModel, data: StudyData, ids: list[str]) -> dict[str
             std = np.asarray(fitted.bag_scaler["std"], np.float32)
             bags, groups = [], []
             have = avail[m].to_numpy()
-            sites = None
-            if fitted.site_scaler is not None:
-                from hccfusion.training.site_scaler import harmonised_features, site_statistics
-
-                sites = site_statistics(fitted.site_scaler, data,
-                                        [p for p, h in zip(ids, have) if h])
+            tiles = _tile_features(fitted.site_scaler, data,
+                                   [p for p, h in zip(ids, have) if h])
             for pid, h in zip(ids, have):
                 if h:
-                    bag = data.pathology[pid]
-                    feats = bag.features if sites is None else harmonised_features(
-                        bag.features, str(data.patients.at[pid, "center"]), sites)
-                    bags.append(torch.as_tensor((feats - mean) / std))
-                    groups.append(torch.as_tensor(bag.slide_index, dtype=torch.long))
+                    bags.append(torch.as_tensor((tiles[pid] - mean) / std))
+                    groups.append(torch.as_tensor(data.pathology[pid].slide_index,
+                                                  dtype=torch.long))
                 else:
                     bags.append(torch.zeros((0, len(mean))))
                     groups.append(torch.zeros(0, dtype=torch.long))
@@ -223,11 +220,8 @@ def fit_model(data: StudyData, *, train_ids: list[str], val_ids: list[str],
     modalities = tuple(m for m in model.modalities
                        if m == "clinical" or m in pre or (m == "pathology"
                                                           and data.pathology is not None))
-    site_scaler = None
-    if "pathology" in modalities and model.harmonise_sites:
-        from hccfusion.training.site_scaler import fit_site_scaler
-
-        site_scaler = fit_site_scaler(data, list(train_ids))
+    site_scaler = fit_site_scaler(data, list(train_ids)) \
+        if "pathology" in modalities and model.harmonise_sites else None
     bag_scaler = _fit_bag_scaler(data, list(train_ids), site_scaler) \
         if "pathology" in modalities else None
     if "pathology" in modalities and bag_scaler is None:

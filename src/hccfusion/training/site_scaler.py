@@ -34,7 +34,7 @@ import numpy as np
 if TYPE_CHECKING:
     from hccfusion.training.dataset import StudyData
 
-__all__ = ["MIN_SITE_PATIENTS", "fit_site_scaler", "harmonised_features", "site_statistics"]
+__all__ = ["MIN_SITE_PATIENTS", "fit_site_scaler", "harmonised_bags", "site_statistics"]
 
 MIN_SITE_PATIENTS = 20
 """Fewest patients with slides for a centre without training patients to get its own
@@ -80,12 +80,13 @@ def site_statistics(scaler: dict[str, Any], data: StudyData, ids: list[str]
     if data.pathology is None:
         return out
     needed = {_centre(data, pid) for pid in ids if pid in data.pathology} - set(stored)
+    if not needed:      # every centre asked for is a training centre: nothing to compute
+        return out
     new: dict[str, list[np.ndarray]] = {site: [] for site in needed}
+    centres = data.patients["center"].astype(str).to_dict()   # one lookup table, not .at per bag
     for pid, bag in data.pathology.items():
-        if pid in data.patients.index:
-            site = _centre(data, pid)
-            if site in new:
-                new[site].append(bag.features)
+        if centres.get(pid) in new:
+            new[centres[pid]].append(bag.features)
     pooled = (np.asarray(scaler["pooled"]["mean"]), np.asarray(scaler["pooled"]["std"]))
     minimum = int(scaler.get("min_site_patients", MIN_SITE_PATIENTS))
     for site, feats in sorted(new.items()):
@@ -102,8 +103,14 @@ def site_statistics(scaler: dict[str, Any], data: StudyData, ids: list[str]
     return out
 
 
-def harmonised_features(features: np.ndarray, site: str,
-                        stats: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """``features`` (``[N, d]``) standardised with the statistics of ``site``."""
-    mean, std = stats[site]
-    return ((features - mean) / std).astype(np.float32)
+def harmonised_bags(scaler: dict[str, Any], data: StudyData, ids: list[str]
+                    ) -> dict[str, np.ndarray]:
+    """``patient_id → [N, d]`` float32 tile features of the ``ids`` with slides, each
+    standardised with its centre's statistics (:func:`site_statistics`)."""
+    stats = site_statistics(scaler, data, ids)
+    out = {}
+    for pid in ids:
+        if pid in data.pathology:
+            mean, std = stats[_centre(data, pid)]
+            out[pid] = ((data.pathology[pid].features - mean) / std).astype(np.float32)
+    return out
