@@ -79,7 +79,12 @@ def test_experts_can_be_switched_off(study):
     assert list(single.net.experts) == ["clinical_linear"]  # ... and the linear one joins it
 
 
-def test_weights_are_each_components_skill_on_the_validation_patients(study, fitted):
+def shrunk(skill: float, n: int, prior: float = MODEL.skill_prior_patients) -> float:
+    return max(skill - 0.5, 0.0) * n / (n + prior)
+
+
+def test_weights_are_each_components_skill_on_the_validation_patients_shrunk_for_their_number(
+        study, fitted):
     from hccfusion.evaluation.binary import roc_auc
     from hccfusion.evaluation.concordance import harrell_c
 
@@ -88,18 +93,54 @@ def test_weights_are_each_components_skill_on_the_validation_patients(study, fit
         _, values = fitted.net.component_values(make_batch(fitted, study, val))
     t = study.targets.loc[val]
     nets = 1 + sum(not name.endswith("_linear") for name in fitted.net.experts)
+    counts = set()
     for c in range(nets):  # the linear experts (last): their CV skill (below)
         for k, ep in enumerate(("os", "pfs")):
             v = values[c, :, k].numpy()
             ok = np.isfinite(v)
+            counts.add(int(ok.sum()))
             skill = harrell_c(time=t[f"{ep}_time"][ok], event=t[f"{ep}_event"][ok],
                               risk=v[ok]).c
-            assert float(fitted.net.weight[c, k]) == pytest.approx(max(skill - 0.5, 0.0),
+            assert float(fitted.net.weight[c, k]) == pytest.approx(shrunk(skill, ok.sum()),
                                                                    abs=1e-6)
         v, y = values[c, :, 2].numpy(), t["orr"].to_numpy(float)
         ok = np.isfinite(v) & np.isfinite(y)
         auc = roc_auc(y_true=y[ok].astype(int), score=v[ok]).auc
-        assert float(fitted.net.weight[c, 2]) == pytest.approx(max(auc - 0.5, 0.0), abs=1e-6)
+        assert float(fitted.net.weight[c, 2]) == pytest.approx(shrunk(auc, ok.sum()), abs=1e-6)
+    assert len(counts) > 1   # experts judged on fewer patients (those with the modality)
+
+
+def test_shrink_skill_is_the_normal_posterior_mean_toward_no_skill():
+    from hccfusion.training.experts import shrink_skill
+
+    skill = np.array([0.2, 0.2, 0.2, 0.1])
+    n = np.array([100, 10, 0, 1000])
+    np.testing.assert_allclose(shrink_skill(skill, n, 100.0), [0.1, 0.2 / 11, 0.0, 0.1 / 1.1])
+    np.testing.assert_allclose(shrink_skill(skill, n, 0.0), [0.2, 0.2, 0.0, 0.1])
+    # with the prior variance τ² and sampling variance σ²/n, the posterior mean of a skill
+    # centred on 0 is ŝ τ² / (τ² + σ²/n): the same with prior = σ²/τ² patients
+    tau2, sigma2 = 0.004, 0.36
+    for k in range(4):
+        posterior = skill[k] * tau2 / (tau2 + sigma2 / n[k]) if n[k] else 0.0
+        assert shrink_skill(skill[k], n[k], sigma2 / tau2) == pytest.approx(posterior)
+
+
+def test_no_shrinkage_weighs_the_raw_skill_and_shrinkage_only_rescales_it(study, fitted):
+    train, val, _ = split_ids(study, n_train=70, n_val=15)
+    raw = fit_model(study, train_ids=train, val_ids=val, training=QUICK,
+                    model=MODEL.model_copy(update={"skill_prior_patients": 0.0}))
+    # same nets and linear fits (same seed): only the weights differ, by n / (n + 100)
+    for a, b in zip(raw.net.experts.values(), fitted.net.experts.values(), strict=True):
+        for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
+            assert torch.equal(x, y)
+    w_raw, w = raw.net.weight.numpy(), fitted.net.weight.numpy()
+    ratio = np.divide(w, w_raw, out=np.zeros_like(w), where=w_raw > 0)
+    assert np.all((ratio[w_raw > 0] > 0) & (ratio[w_raw > 0] < 1))
+    n = ratio[w_raw > 0] * 100 / (1 - ratio[w_raw > 0])   # the n each skill was measured on
+    np.testing.assert_allclose(n, np.round(n), atol=1e-3)
+    assert set(np.round(n).astype(int)) <= set(range(1, 86))
+    with pytest.raises(ValueError, match="skill_prior_patients"):
+        ModelConfig(skill_prior_patients=-1)
 
 
 def test_without_validation_patients_the_components_weigh_the_same(study):
@@ -111,7 +152,8 @@ def test_without_validation_patients_the_components_weigh_the_same(study):
 
 def test_linear_expert_is_the_cross_validated_elastic_net_on_all_training_patients(study, fitted):
     """Its OS and PFS coefficients are fit_coxnet_cv's on the preprocessed clinical matrix of
-    the training and validation patients, and its weights are the cross-validated skill."""
+    the training and validation patients, and its weights are the cross-validated skill,
+    shrunk for the number of patients of the cross-validation."""
     from hccfusion.training.elastic_net import fit_coxnet_cv
     from hccfusion.training.experts import LINEAR_L1_RATIO
 
@@ -125,7 +167,7 @@ def test_linear_expert_is_the_cross_validated_elastic_net_on_all_training_patien
                             l1_ratio=LINEAR_L1_RATIO, folds=5, seed=QUICK.seed)
         np.testing.assert_allclose(linear.coef[k].numpy(), ref.coef, atol=1e-6)
         # an all-zero model (no variable survives the chosen penalty) ranks nobody: no vote
-        skill = max(ref.cv_c - 0.5, 0.0) if np.any(ref.coef) else 0.0
+        skill = shrunk(ref.cv_c, len(fit_ids)) if np.any(ref.coef) else 0.0
         assert bool(linear.fitted[k]) == bool(np.any(ref.coef))
         assert float(fitted.net.weight[row, k]) == pytest.approx(skill, abs=1e-6)
     assert bool(linear.fitted[0])   # the synthetic OS has clinical signal

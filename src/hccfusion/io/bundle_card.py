@@ -95,6 +95,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _shrinkage_prose(b: ModelBundle) -> str:
+    model = b.training_config.get("model") if isinstance(b.training_config, Mapping) else None
+    prior = model.get("skill_prior_patients") if isinstance(model, Mapping) else None
+    if not isinstance(prior, (int, float)) or prior <= 0:
+        return ""
+    return (f" Each skill (C or AUC minus 1/2) is shrunk toward none by n / (n + {prior:g}), "
+            f"n being the patients it was measured on, so a vote earned on few patients "
+            f"counts for little.")
+
+
 def render_model_card(bundle: ModelBundle) -> str:
     """The model card of a bundle as Markdown (Mitchell et al., "Model Cards for Model
     Reporting", FAT* 2019): intended use, model, training data, risk groups, metrics as given,
@@ -158,7 +168,7 @@ def render_model_card(bundle: ModelBundle) -> str:
                      f"averaged (on the scale of each one's training predictions, weighted by "
                      f"each one's skill on the inner-validation patients) with those of "
                      f"{' and '.join(parts)}; an expert votes only for patients who have its "
-                     f"modality.")
+                     f"modality.{_shrinkage_prose(b)}")
     n_weights = b.meta.get("n_weights", sum(t.numel() for t in b.state_dict.values()))
     lines.append(f"- Weights: {n_weights} numbers (parameters and buffers).")
     lines.append("- Outputs:")

@@ -71,6 +71,11 @@ class ModelConfig(_Strict):
     harmonise_sites: bool = Field(True, description="standardise the pathology tile "
                                   "features per centre (training centres: their training "
                                   "patients' statistics; other centres: their own patients')")
+    skill_prior_patients: float = Field(
+        100.0, ge=0.0, description="with experts: each component's measured skill (C or AUC "
+        "minus 1/2) is shrunk toward none by n / (n + this), n = the patients it was measured "
+        "on, so a vote earned on a handful of validation patients counts for little (0: no "
+        "shrinkage)")
     wide: tuple[str, ...] = Field(("clinical",), description="feature-vector modalities that also reach "
                                   "the heads through a linear term (wide and deep)")
 

@@ -9,13 +9,23 @@ validation patients who have its modality — Harrell's C minus ½ for OS and PF
 ½ for response, floored at 0 — so an expert without signal gets no vote. Nothing is learned
 from held-out patients.
 
+A skill measured on few patients is mostly noise (the SD of an AUC or C-index over n patients
+is at least about 0.6/√n: 0.06 on 90 validation patients, 0.18 on 10), so each skill is shrunk
+toward none by n / (n + ``ModelConfig.skill_prior_patients``), n being the patients it was
+measured on: the posterior mean of the skill under a normal prior centred on no skill whose
+variance is that of a skill measured on ``skill_prior_patients`` patients (the normal–normal
+model; Efron & Morris, JASA 1975). With the default 100, a component judged on 90 validation
+patients keeps 47 % of its measured skill, a linear expert cross-validated on 450 keeps 82 %,
+and an omics expert judged on 10 keeps 9 %.
+
 With ``ModelConfig.linear_expert`` penalised linear models join them, one per modality of
 ``ModelConfig.linear_modalities`` (:class:`~hccfusion.models.linear_expert.LinearExpert`; by
 default over the preprocessed clinical variables and over the pathology bag means):
 elastic-net Cox models for OS and PFS and an elastic-net logistic model for response
 (:mod:`hccfusion.training.elastic_net`), each penalty chosen by 5-fold cross-validation on all the
 training patients who have the modality (training and inner-validation share: a linear model
-has no epochs to stop on them), and each one's weight is its cross-validated C or AUC minus ½.
+has no epochs to stop on them), and each one's weight is its cross-validated C or AUC minus ½,
+shrunk in the same way (n: the patients of its cross-validation).
 """
 
 from __future__ import annotations
@@ -34,7 +44,8 @@ if TYPE_CHECKING:
     from hccfusion.training.dataset import StudyData
     from hccfusion.training.loop import FittedModel
 
-__all__ = ["LINEAR_L1_RATIO", "MIN_EXPERT_PATIENTS", "add_experts", "fit_linear_expert"]
+__all__ = ["LINEAR_L1_RATIO", "MIN_EXPERT_PATIENTS", "add_experts", "fit_linear_expert",
+           "shrink_skill"]
 
 MIN_EXPERT_PATIENTS = 20
 """Fewest training patients with a modality (and at least one OS and one PFS event among them)
@@ -88,6 +99,7 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
     fit_ids = list(fitted.train_ids) + list(fitted.val_ids)
     batch = make_batch(fitted, data, fit_ids)
     linear_skill: dict[str, np.ndarray] = {}
+    prior = model.skill_prior_patients
     for m in (model.linear_modalities if model.linear_expert else ()):
         if m not in fitted.modalities:
             continue
@@ -99,8 +111,12 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
             x = bag_means([batch[m][i] for i in rows_m], dims[m], torch.float64).numpy()
         else:
             x = batch[m].numpy()[rows_m]
-        experts[f"{m}_linear"], linear_skill[m] = fit_linear_expert(
-            x, data.targets.loc[[fit_ids[i] for i in rows_m]], seed=training.seed, modality=m)
+        targets = data.targets.loc[[fit_ids[i] for i in rows_m]]
+        experts[f"{m}_linear"], skill = fit_linear_expert(x, targets, seed=training.seed,
+                                                          modality=m)
+        measured_on = np.array([len(rows_m), len(rows_m),
+                                int(np.isfinite(targets["orr"].to_numpy(float)).sum())])
+        linear_skill[m] = shrink_skill(skill, measured_on, prior)
     if not experts:
         return rows
     net = ExpertsNet(fitted.net, experts).eval()
@@ -114,7 +130,7 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
     weight = np.ones_like(center)
     n_val = len(fitted.val_ids)
     if n_val:  # the validation patients are the last rows of fit_ids
-        weight = _skill(values[:, -n_val:], data.targets.loc[list(fitted.val_ids)])
+        weight = _skill(values[:, -n_val:], data.targets.loc[list(fitted.val_ids)], prior)
     for m, skill in linear_skill.items() if n_val else ():  # it saw them: its CV skill
         weight[1 + list(net.experts).index(f"{m}_linear")] = skill
     net.set_scales(*(torch.as_tensor(v, dtype=torch.float32) for v in (center, scale, weight)))
@@ -123,9 +139,20 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
     return rows
 
 
-def _skill(values: np.ndarray, targets: Any) -> np.ndarray:
+def shrink_skill(skill: np.ndarray, n: np.ndarray, prior: float) -> np.ndarray:
+    """``skill × n / (n + prior)``: a skill measured on ``n`` patients shrunk toward none
+    (0 where ``n`` is 0; ``prior`` 0 leaves it as it is)."""
+    skill = np.asarray(skill, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(n > 0, n / (n + prior), 0.0)
+    return skill * factor
+
+
+def _skill(values: np.ndarray, targets: Any, prior: float) -> np.ndarray:
     """``[1 + E, 3]`` weights: C-index − ½ (OS, PFS) and AUC − ½ (response) of each
-    component on the validation patients it predicts, floored at 0 (NaN when undefined)."""
+    component on the validation patients it predicts, floored at 0 (0 when undefined), shrunk
+    by :func:`shrink_skill` for the number of patients it was measured on."""
     from hccfusion.training.metrics import auc_score, harrell_c
 
     weight = np.zeros(values.shape[::2])
@@ -141,7 +168,8 @@ def _skill(values: np.ndarray, targets: Any) -> np.ndarray:
                 skill = harrell_c(time=targets[f"{name}_time"].to_numpy(float)[ok],
                                   event=targets[f"{name}_event"].to_numpy(bool)[ok],
                                   risk=v[ok]) if ok.sum() >= 2 else np.nan
-            weight[c, k] = max(float(skill) - 0.5, 0.0) if np.isfinite(skill) else 0.0
+            raw = max(float(skill) - 0.5, 0.0) if np.isfinite(skill) else 0.0
+            weight[c, k] = shrink_skill(raw, int(ok.sum()), prior)
     return weight
 
 
