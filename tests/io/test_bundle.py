@@ -375,9 +375,23 @@ def test_pathology_encoder_mismatch_message():
     assert "encoder: expected 'hcc_stats', given 'uni'" in msg
     assert "weights_sha256: expected ab1200000000…, given cd34ffffffff…" in msg
     assert "dim: expected 64, given 1024" in msg
+    # hcc_stats has no weights: its sha256 fingerprints the feature definitions
     assert ("Re-extract with 'hccfusion features pathology --encoder hcc_stats --target-mpp 0.50 "
-            "--tile-px 224 --weights <the checkpoint with sha256 ab1200000000…>'") in msg
+            "--tile-px 224' using an hccfusion whose 'hcc_stats' definitions have sha256 "
+            "ab1200000000… (the bundle's)") in msg
+    assert "--weights" not in msg
     assert "spec:" not in msg                        # the spec itself matched
+
+
+def test_an_encoder_with_weights_is_re_extracted_with_its_checkpoint():
+    expected = {"pathology": {"encoder": "uni", "spec": "mpp0.50-px224", "weights_sha256": SHA_A,
+                              "dim": 1024}}
+    given = {"pathology": {**expected["pathology"], "weights_sha256": SHA_B}}
+    with pytest.raises(DataError) as info:
+        check_feature_specs(expected, given)
+    msg = str(info.value)
+    assert ("Re-extract with 'hccfusion features pathology --encoder uni --target-mpp 0.50 "
+            "--tile-px 224 --weights <the checkpoint with sha256 ab1200000000…>'") in msg
 
 
 def test_radiomics_and_clinical_mismatch_named_together():
@@ -467,3 +481,20 @@ def test_model_card_reads_the_fused_config_inside_experts_and_ensembles(tmp_path
             tmp_path / modality, model_config=wrapped, endpoints=["os", "pfs"],
             modalities=["clinical", "pathology"])))
         assert text in card
+        assert "shrunk toward none" not in card   # no skill prior in this training config
+
+
+def test_model_card_states_the_skill_shrinkage_of_the_expert_weights(tmp_path):
+    wrapped = {"fused": MODEL_CONFIG, "experts": {"clinical": MODEL_CONFIG}}
+    training = {**TRAINING_CONFIG, "model": {"skill_prior_patients": 100.0}}
+    card = render_model_card(read_bundle(_write(
+        tmp_path / "b", model_config=wrapped, training_config=training,
+        endpoints=["os", "pfs"], modalities=["clinical", "pathology"])))
+    assert ("an expert votes only for patients who have its modality. Each skill (C or AUC "
+            "minus 1/2) is shrunk toward none by n / (n + 100), n being the patients it was "
+            "measured on") in card
+    training["model"]["skill_prior_patients"] = 0.0
+    card = render_model_card(read_bundle(_write(
+        tmp_path / "c", model_config=wrapped, training_config=training,
+        endpoints=["os", "pfs"], modalities=["clinical", "pathology"])))
+    assert "shrunk toward none" not in card

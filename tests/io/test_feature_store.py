@@ -102,6 +102,11 @@ def test_store_resume_failures_and_manifest(tmp_path):
     store.record_failure("S2", patient_id="P1", error="truncated: file ends early")
     store.record_failure("S3", patient_id="P2", error="no tissue")
     assert store.done("S1") and not store.done("S2")
+    # done only if the bag records the given provenance (another encoder version: not done)
+    assert store.done("S1", provenance={"tile_px": 224, "encoder": "hcc_stats"})
+    assert not store.done("S1", provenance={"tile_px": 448})
+    assert not store.done("S1", provenance={"weights_sha256": "ab12"})   # not recorded at all
+    assert not store.done("S2", provenance={"tile_px": 224})
     mtime = store.bag_path("S1").stat().st_mtime_ns
     # a later run fixes S3: its failure disappears
     store.write("S3", patient_id="P2", features=feats[:2], coords=coords[:2], provenance={})

@@ -103,14 +103,45 @@ def test_lymphocyte_density_is_proportional_to_the_count(enc):
     assert density[1] / density[0] == pytest.approx(64 / 4, rel=0.02)
 
 
-def _slide_tiles(tmp_path, *, immune, center, seed):
+def test_lumens_closed_in_by_tissue_count_and_the_background_does_not(enc):
+    """Tissue with 6 white disks of radius 8 µm (16 px): the lumen share of the tissue area is
+    their area; a straight tissue edge with glass beyond it has no lumen, nor does a gap wider
+    than the closing square."""
+    from hccfusion.pathology.encoders.builtin import LUMEN_CLOSING_UM
+
+    tissue = _paint(np.full((224, 224), 0.3), np.full((224, 224), 0.4))
+    glass = np.full((224, 224, 3), 243, np.uint8)
+    holes = _disks([(50, 50), (50, 170), (112, 112), (170, 50), (170, 170), (112, 30)], 16)
+    lumens = np.where(holes[..., None], glass, tissue)
+    edge = tissue.copy()
+    edge[:, 140:] = glass[:, 140:]
+    wide = tissue.copy()
+    wide[:, 100:100 + int(1.5 * LUMEN_CLOSING_UM / 0.5)] = 243      # a 45-µm gap
+    out = _feature(enc, np.stack([tissue, lumens, edge, wide]), "lumen_fraction")
+    assert out[0] == 0.0
+    assert out[1] == pytest.approx(holes.mean(), rel=0.15)
+    assert out[2] == pytest.approx(0.0, abs=0.005)
+    assert out[3] == pytest.approx(0.0, abs=0.005)
+
+
+def test_the_definition_fingerprint_is_the_spec_hash_and_follows_the_version(enc, monkeypatch):
+    from hccfusion.pathology.encoders import builtin
+
+    assert enc.spec.weights_sha256 == builtin.HCC_STATS_DEFINITION_SHA256
+    assert len(builtin.HCC_STATS_DEFINITION_SHA256) == 64
+    assert builtin._definition_sha256() == builtin.HCC_STATS_DEFINITION_SHA256
+    monkeypatch.setattr(builtin, "HCC_STATS_VERSION", builtin.HCC_STATS_VERSION + 1)
+    assert builtin._definition_sha256() != builtin.HCC_STATS_DEFINITION_SHA256
+
+
+def _slide_tiles(tmp_path, *, immune, center, seed, wnt=False):
     import tifffile
 
     from hccfusion.simulate.wsi import write_biopsy_slide
 
-    info = write_biopsy_slide(path=tmp_path / f"{center}{seed}{immune:+.0f}.tiff",
+    info = write_biopsy_slide(path=tmp_path / f"{center}{seed}{immune:+.0f}{wnt:d}.tiff",
                               slide_id=f"T-{seed}", immune=immune, proliferation=0.0,
-                              hypoxia=0.0, wnt=False, center=center, seed=seed)
+                              hypoxia=0.0, wnt=wnt, center=center, seed=seed)
     with tifffile.TiffFile(info.path) as tif:
         level0 = tif.pages[0].asarray()
     side = 224
@@ -134,6 +165,21 @@ def test_planted_immune_signal_separates_slides(tmp_path, enc, center, seed):
     assert len(hot) >= 10 and len(cold) >= 10
     assert np.median(hot) > 5 * np.median(cold)
     assert np.percentile(hot, 25) > np.percentile(cold, 75)
+
+
+@pytest.mark.parametrize("center, seed", [
+    ("NJ", 5), pytest.param("WX", 7, marks=pytest.mark.slow)])
+def test_planted_wnt_lumens_separate_slides(tmp_path, enc, center, seed):
+    """Same patient state and seed except WNT on vs off (simulator: pseudo-glandular lumens
+    250 vs 25 per mm²): the slide with them must show clearly more lumen (white space between
+    tissue and the glass-like gaps of the tissue texture add the same to both)."""
+    on = _feature(enc, _slide_tiles(tmp_path, immune=0.0, center=center, seed=seed, wnt=True),
+                  "lumen_fraction")
+    off = _feature(enc, _slide_tiles(tmp_path, immune=0.0, center=center, seed=seed),
+                   "lumen_fraction")
+    assert len(on) >= 10 and len(off) >= 10
+    assert on.mean() > 1.6 * off.mean()
+    assert np.median(on) > 1.6 * np.median(off)
 
 
 @pytest.fixture(scope="module")

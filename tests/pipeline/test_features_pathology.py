@@ -144,6 +144,28 @@ def test_a_second_run_skips_done_bags_and_retries_failures(cohort, first_run, tm
     assert sorted(pd.read_parquet(second.qc_path)["slide_id"]) == sorted(g[1] for g in GOOD)
 
 
+def test_a_bag_from_another_encoder_definition_is_made_again(cohort, first_run, tmp_path):
+    """hcc_stats records the fingerprint of its feature definitions as its weights_sha256; a
+    bag carrying another (an older definition) is extracted again, the others are skipped."""
+    import h5py
+
+    from hccfusion.io.feature_store import read_bag
+    from hccfusion.pathology.encoders.builtin import HCC_STATS_DEFINITION_SHA256
+
+    shutil.copytree(first_run.store_dir.parents[2], tmp_path / "f")
+    store = tmp_path / "f" / "pathology" / "hcc_stats" / "mpp0.50-px224"
+    stale = store / f"{GOOD[0][1]}.h5"
+    assert read_bag(stale).provenance["weights_sha256"] == HCC_STATS_DEFINITION_SHA256
+    with h5py.File(stale, "r+") as h5:
+        h5.attrs["weights_sha256"] = ""            # as written before definitions were versioned
+    again = _run(cohort, tmp_path / "f")
+    assert again.written == (GOOD[0][1],)
+    assert sorted(again.skipped) == sorted(g[1] for g in GOOD[1:])
+    assert read_bag(stale).provenance["weights_sha256"] == HCC_STATS_DEFINITION_SHA256
+    np.testing.assert_array_equal(read_bag(stale).features,
+                                  read_bag(first_run.store_dir / stale.name).features)
+
+
 def test_an_interrupted_run_leaves_no_partial_bag_and_resumes(cohort, tmp_path, monkeypatch):
     import hccfusion.pathology.extract as extract
 

@@ -58,6 +58,15 @@ def _upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _weight_free(encoder: str) -> bool:
+    """A registered tile encoder without weights (its ``weights_sha256`` fingerprints its
+    feature definitions instead of a checkpoint)."""
+    from hccfusion.pathology.encoders import TILE_ENCODERS
+
+    entry = TILE_ENCODERS.get(encoder)
+    return entry is not None and not entry.spec.needs_weights
+
+
 def _reextract_hint(modality: str, spec: Mapping[str, Any]) -> str:
     if modality == "pathology" and "encoder" in spec:
         flags = [f"--encoder {spec['encoder']}"]
@@ -67,9 +76,14 @@ def _reextract_hint(modality: str, spec: Mapping[str, Any]) -> str:
             flags += [f"--target-mpp {match.group(1)}", f"--tile-px {match.group(2)}"]
             if match.group(3):
                 flags.append(f"--stain-norm {match.group(3)}")
-        if spec.get("weights_sha256"):
+        built_in = _weight_free(str(spec["encoder"]))
+        if spec.get("weights_sha256") and not built_in:
             flags.append(f"--weights <the checkpoint with sha256 {_short(spec['weights_sha256'])}>")
-        return f"re-extract with 'hccfusion features pathology {' '.join(flags)}'"
+        hint = f"re-extract with 'hccfusion features pathology {' '.join(flags)}'"
+        if built_in and spec.get("weights_sha256"):
+            hint += (f" using an hccfusion whose '{spec['encoder']}' definitions have sha256 "
+                     f"{_short(spec['weights_sha256'])} (the bundle's)")
+        return hint
     if modality == "radiomics" and "param_set" in spec:
         return ("re-extract with 'hccfusion features imaging "
                 f"--radiomics {spec['param_set']}'")

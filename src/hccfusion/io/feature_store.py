@@ -286,9 +286,23 @@ class FeatureStore:
         """Where the bag of ``bag_id`` lives."""
         return self.dir / f"{_check_name('bag_id', bag_id, 'FeatureStore.bag_path')}.h5"
 
-    def done(self, bag_id: str) -> bool:
-        """Whether a complete bag of ``bag_id`` exists (bags are renamed into place whole)."""
-        return self.bag_path(bag_id).is_file()
+    def done(self, bag_id: str, *, provenance: Mapping[str, object] | None = None) -> bool:
+        """Whether a complete bag of ``bag_id`` exists (bags are renamed into place whole) and,
+        when ``provenance`` is given, records those values (compared as text): a bag made by
+        another version of the encoder is not done."""
+        path = self.bag_path(bag_id)
+        if not path.is_file():
+            return False
+        if not provenance:
+            return True
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as h5:
+                attrs = {k: _decode(h5.attrs[k]) for k in provenance if k in h5.attrs}
+        except OSError:
+            return False          # unreadable: extract it again
+        return all(k in attrs and str(attrs[k]) == str(v) for k, v in provenance.items())
 
     def write(self, bag_id: str, *, patient_id: str, features: np.ndarray, coords: np.ndarray,
               provenance: Mapping[str, object],

@@ -11,9 +11,11 @@ Layout (see :mod:`hccfusion.io.feature_store`)::
 ``-ovN`` for an overlap of N px and ``-macenko`` with stain normalisation.
 
 A slide whose bag exists is skipped (bags are renamed into place whole, so an interrupted run
-leaves none half-written and simply resumes). A slide that fails — missing or truncated file,
-no recorded mpp, no tissue, an unreadable level — is recorded with its kind and reason, and the
-batch goes on.
+leaves none half-written and simply resumes), unless the bag was made by another version of the
+encoder (its recorded ``weights_sha256``, for a weight-free encoder the fingerprint of its
+feature definitions, differs): that bag is made again. A slide that fails — missing or
+truncated file, no recorded mpp, no tissue, an unreadable level — is recorded with its kind and
+reason, and the batch goes on.
 
 Many small slides (needle biopsies: a few dozen tiles each) are best spread over
 ``slide_workers`` processes, each extracting whole slides with one thread: a CPU encoder's
@@ -222,7 +224,9 @@ def extract_pathology_features(
     store = FeatureStore(out, modality="pathology", encoder=spec.name,
                          spec=spec_name(target_mpp=settings.target_mpp, tile_px=settings.tile_px,
                                         overlap_px=settings.overlap_px, stain_norm=stain_norm))
-    todo = slides[[not store.done(s) for s in slides["slide_id"]]]
+    # a bag made by another version of the encoder (weights or definition) is made again
+    made_by = {"weights_sha256": str(spec.weights_sha256 or "")}
+    todo = slides[[not store.done(s, provenance=made_by) for s in slides["slide_id"]]]
     skipped = tuple(s for s in slides["slide_id"] if s not in set(todo["slide_id"]))
     run = _Run(store=store, slides=slides)
     with _progress_bar(enabled=progress, n_slides=len(todo)) as bar:

@@ -43,6 +43,7 @@ from hccfusion.pathology.encoders.base import (
     TileEncoder,
     load_checked,
 )
+from hccfusion.pathology.encoders.builtin import HCC_STATS_DEFINITION_SHA256
 
 __all__ = ["TILE_ENCODERS", "EncoderEntry", "EncoderSpec", "TileEncoder", "get_tile_encoder"]
 
@@ -116,9 +117,13 @@ _NC = "non-commercial academic use only (CC-BY-NC-ND 4.0); gated on Hugging Face
 TILE_ENCODERS: Mapping[str, EncoderEntry] = MappingProxyType({
     "hcc_stats": EncoderEntry(
         doc="""Built-in, no weights. 224 px at 0.5 µm/px, RGB scaled to 0–1 (mean 0, std 1). 36
-            stain / nuclei / texture statistics (``builtin.HCC_STATS_FEATURES``); colour
-            deconvolution after Ruifrok & Johnston, Anal Quant Cytol Histol 2001.""",
+            stain / nuclei / texture / lumen statistics (``builtin.HCC_STATS_FEATURES``); colour
+            deconvolution after Ruifrok & Johnston, Anal Quant Cytol Histol 2001. Its
+            ``weights_sha256`` is the fingerprint of the feature definitions
+            (``builtin.HCC_STATS_DEFINITION_SHA256``), so bags of an older definition are
+            told apart.""",
         spec=_spec("hcc_stats", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), dim=36, needs=False,
+                   sha=HCC_STATS_DEFINITION_SHA256,
                    licence="hccfusion's own (Apache-2.0); Ruifrok & Johnston 2001 deconvolution"),
         build=_build_hcc_stats,
         checkpoint="none: built-in statistics"),

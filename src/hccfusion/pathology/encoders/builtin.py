@@ -22,13 +22,18 @@ threshold counts as a small dark (lymphocyte-like) nucleus — the simulator's l
 round, 5.8 µm across and about twice as dark as tumour nuclei. Densities are per mm² of
 tissue, at the encoder's 0.5 µm/px.
 
-The features, in output order, are listed in :data:`HCC_STATS_FEATURES`.
+Lumens (pseudo-glandular spaces, the pattern of β-catenin-activated HCC) are the white space
+that a morphological closing of the tissue mask at 2 µm/px fills (:data:`LUMEN_CLOSING_UM`).
+
+The features, in output order, are listed in :data:`HCC_STATS_FEATURES`; their definitions are
+versioned (:data:`HCC_STATS_VERSION`) and fingerprinted (:data:`HCC_STATS_DEFINITION_SHA256`).
 
 References
 ----------
 Ruifrok A.C., Johnston D.A. Quantification of histochemical staining by color
 deconvolution. Analytical and Quantitative Cytology and Histology 23:291–299, 2001.
 Haralick R.M. et al. Textural features for image classification. IEEE Trans SMC 3:610, 1973.
+Serra J. Image Analysis and Mathematical Morphology. Academic Press, 1982 (closing).
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["HCC_STATS_FEATURES", "RUIFROK_HED", "build_hcc_stats", "hed_concentrations"]
+__all__ = ["HCC_STATS_DEFINITION_SHA256", "HCC_STATS_FEATURES", "HCC_STATS_VERSION",
+           "LUMEN_CLOSING_UM", "RUIFROK_HED", "build_hcc_stats", "hed_concentrations"]
 
 RUIFROK_HED = np.array([[0.650, 0.704, 0.286], [0.072, 0.990, 0.105], [0.268, 0.570, 0.776]])
 """Stain OD vectors (rows: haematoxylin, eosin, DAB; columns R, G, B), before normalising."""
@@ -90,9 +96,34 @@ HCC_STATS_FEATURES: tuple[tuple[str, str], ...] = (
     ("e_local_var_1", "mean 3 × 3 local variance of eosin at 1 µm/px"),
     ("eosin_intensity", "mean eosin OD over non-nuclear tissue (cytoplasm, stroma)"),
     ("h_to_e_ratio", "h_mean / e_mean"),
-    ("lumen_fraction", "share of the tile that is white space enclosed by tissue (lumens)"),
+    ("lumen_fraction", "share of the tissue area (lumens included) that is white space closed "
+                       "in by tissue, up to 30 µm across: pseudo-glandular lumens (2 µm/px)"),
 )
 """(name, meaning) of each ``hcc_stats`` feature, in output order."""
+
+HCC_STATS_VERSION = 2
+"""Version of the feature definitions; bumped whenever a feature's computation changes.
+Version 2 (hccfusion 2026-11): ``lumen_fraction`` finds a lumen by morphological closing of the
+tissue mask instead of a 10-µm neighbourhood test, which saw only a lumen's rim (a lumen is
+5–12 µm in radius), and is a share of the tissue area instead of the tile's."""
+
+LUMEN_CLOSING_UM = 30.0
+"""Side (µm) of the square that closes the tissue mask: white space narrower than this and
+closed in by tissue counts as lumen; the background beyond the tissue edge does not."""
+
+
+def _definition_sha256() -> str:
+    import hashlib
+
+    text = "\n".join([f"hcc_stats/{HCC_STATS_VERSION}", f"mpp={MPP}",
+                      *(f"{name}: {meaning}" for name, meaning in HCC_STATS_FEATURES)])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+HCC_STATS_DEFINITION_SHA256 = _definition_sha256()
+"""SHA-256 of the feature definitions (version, resolution, names and meanings). A weight-free
+encoder records it where a checkpoint's hash would go (``EncoderSpec.weights_sha256``), so bags
+made by an earlier definition are re-extracted, and a bundle refuses them."""
 
 
 def hed_concentrations(od: torch.Tensor) -> torch.Tensor:
@@ -168,6 +199,24 @@ def _local_var(v: torch.Tensor) -> torch.Tensor:
     return (_box3(v * v) - m * m).clamp_min(0.0).mean((1, 2, 3))
 
 
+def _lumen_fraction(tissue_2: torch.Tensor) -> torch.Tensor:
+    """Lumen area over tissue + lumen area, per tile, from the tissue share at 2 µm/px.
+
+    A lumen is a non-tissue pixel that the morphological closing (dilation, then erosion, by
+    a :data:`LUMEN_CLOSING_UM` square; Serra 1982) of the tissue mask fills: white space closed
+    in by tissue on all sides within that width. At the tile's border the square is cut to the
+    tile, so a gap is judged on what the tile shows."""
+    import torch.nn.functional as F
+
+    k = int(round(LUMEN_CLOSING_UM / (4 * MPP))) | 1        # odd side in 2-µm pixels
+    tissue = (tissue_2 > 0.5).to(tissue_2.dtype)
+    dilated = F.max_pool2d(tissue, k, stride=1, padding=k // 2)
+    closed = -F.max_pool2d(-dilated, k, stride=1, padding=k // 2)
+    lumen = closed * (1.0 - tissue)
+    area = lumen.sum((1, 2, 3))
+    return area / (area + tissue.sum((1, 2, 3))).clamp_min(1.0)
+
+
 def _hcc_stats(x: torch.Tensor) -> torch.Tensor:
     import torch
     import torch.nn.functional as F
@@ -224,8 +273,7 @@ def _hcc_stats(x: torch.Tensor) -> torch.Tensor:
     dense = F.avg_pool2d(dark_2, 7, stride=1, padding=3, count_include_pad=False) > 0.35
     f["aggregate_fraction"] = ((dense.to(x.dtype) * tissue_2).sum((1, 2, 3))
                                / tissue_2.sum((1, 2, 3)).clamp_min(1e-6))
-    enclosed = F.avg_pool2d(tissue_2, 5, stride=1, padding=2, count_include_pad=False) > 0.6
-    f["lumen_fraction"] = (enclosed.to(x.dtype) * (1.0 - tissue_2)).mean((1, 2, 3))
+    f["lumen_fraction"] = _lumen_fraction(tissue_2)
 
     h_2 = F.avg_pool2d(h, 2)
     f["h_grad_energy_1"], f["h_grad_energy_2"] = _grad_energy(h), _grad_energy(h_2)
