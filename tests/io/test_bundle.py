@@ -493,8 +493,16 @@ def test_model_card_states_the_skill_shrinkage_of_the_expert_weights(tmp_path):
     assert ("an expert votes only for patients who have its modality. Each skill (C or AUC "
             "minus 1/2) is shrunk toward none by n / (n + 100), n being the patients it was "
             "measured on") in card
+    assert "votes for PFS" not in card                   # no os_for_pfs buffer
     training["model"]["skill_prior_patients"] = 0.0
     card = render_model_card(read_bundle(_write(
         tmp_path / "c", model_config=wrapped, training_config=training,
         endpoints=["os", "pfs"], modalities=["clinical", "pathology"])))
     assert "shrunk toward none" not in card
+    for name, cross in (("d", [0.0, 0.1]), ("e", [0.0, 0.0])):
+        card = render_model_card(read_bundle(_write(
+            tmp_path / name, model_config=wrapped, training_config=training,
+            state_dict={**_state(), "os_for_pfs": torch.tensor(cross)},
+            endpoints=["os", "pfs"], modalities=["clinical", "pathology"])))
+        assert ("Each component's OS risk also votes for PFS (progression-free survival ends "
+                "at death too), weighted by its skill at ranking PFS." in card) == (name == "d")

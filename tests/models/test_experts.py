@@ -175,3 +175,46 @@ def test_a_component_with_zero_weight_has_no_say_and_all_zero_falls_back_to_the_
     assert torch.allclose(net(batch).risk["os"], fused.risk["os"], atol=1e-5)
     with pytest.raises(UsageError, match="weights must be >= 0"):
         net.set_scales(center, scale, -torch.ones(3, 3))
+
+
+def test_os_values_vote_for_pfs_with_their_own_weight():
+    net = _experts(names=("clinical", "pathology"))
+    available = torch.ones(8, 4, dtype=torch.bool)
+    available[:3, 2] = False                       # no slide: the pathology expert is silent
+    batch = _batch(8, seed=11, available=available)
+    center, scale = net.center.clone(), net.scale.clone()
+    weight = torch.tensor([[2.0, 1.0, 0.5], [1.0, 0.5, 1.0], [0.5, 2.0, 1.0]])
+    cross = torch.tensor([0.0, 1.5, 1.0])
+    plain = _experts(names=("clinical", "pathology"))
+    plain.set_scales(center, scale, weight)
+    net.set_scales(center, scale, weight, cross)
+    got, base = net(batch), plain(batch)
+    assert torch.equal(got.risk["os"], base.risk["os"])          # only PFS takes the vote
+    assert torch.equal(got.response_logit, base.response_logit)
+    _, values = net.component_values(batch)
+    z = (values - center[:, None]) / scale[:, None]                # [3, B, 3]
+    w_pfs = torch.where(torch.isnan(z[..., 1]), torch.zeros(3, 8), weight[:, 1:2])
+    w_os = torch.where(torch.isnan(z[..., 0]), torch.zeros(3, 8), cross[:, None])
+    num = (torch.nan_to_num(z[..., 1]) * w_pfs).sum(0) + (torch.nan_to_num(z[..., 0]) * w_os).sum(0)
+    expected = center[0, 1] + scale[0, 1] * num / (w_pfs.sum(0) + w_os.sum(0))
+    assert torch.allclose(got.risk["pfs"], expected, atol=1e-5)
+    assert not torch.allclose(got.risk["pfs"], base.risk["pfs"], atol=1e-4)
+    # PFS votes all 0 but an OS vote left: that vote decides, not the fused net's fallback
+    net.set_scales(center, scale, torch.tensor([[1.0, 0.0, 1.0]] * 3), torch.tensor([0., 1., 0.]))
+    clinical_os = z[1, :, 0]
+    assert torch.allclose(net(batch).risk["pfs"], center[0, 1] + scale[0, 1] * clinical_os,
+                          atol=1e-5)
+    with pytest.raises(UsageError, match="os_for_pfs"):
+        net.set_scales(center, scale, weight, -cross)
+
+
+def test_a_state_dict_from_before_the_os_vote_loads_without_it():
+    net = _experts(ensemble=True)
+    net.set_scales(net.center, net.scale, None, torch.tensor([0.3, 0.2, 0.1]))
+    old = {k: v for k, v in net.state_dict().items() if k != "os_for_pfs"}
+    rebuilt = build_net(json.loads(json.dumps(net.config)))
+    rebuilt.load_state_dict(old, strict=True)
+    assert torch.equal(rebuilt.os_for_pfs, torch.zeros(3))
+    net.set_scales(net.center, net.scale)                # default: no OS vote
+    batch = _batch(5, seed=12)
+    assert torch.equal(rebuilt.eval()(batch).risk["pfs"], net(batch).risk["pfs"])

@@ -65,6 +65,35 @@ def test_cv_chooses_a_penalty_keeps_the_signal_and_refits_on_all_rows():
     assert 0.6 < fit.cv_c < 0.8
 
 
+def test_cv_scores_the_same_held_out_risks_against_another_outcome():
+    """cv_c_also: the chosen α's held-out risks, fold by fold, against another outcome of the
+    same rows (by hand: refit each fold at that α)."""
+    from hccfusion.training.baseline_checks import _stratified_folds
+    from hccfusion.training.metrics import harrell_c
+
+    X, time, event, beta = _data(n=240, seed=2)
+    rng = np.random.default_rng(5)
+    other_time = np.round(rng.exponential(200 * np.exp(-0.5 * X @ beta)), 0) + 1
+    other_event = rng.random(240) < 0.7
+    fit = fit_coxnet_cv(X, time, event, seed=3,
+                        also={"same": (time, event), "other": (other_time, other_event)})
+    assert fit.cv_c_also["same"] == pytest.approx(fit.cv_c, abs=1e-12)
+    best = int(np.nanargmax(fit.mean_c))
+    fold = _stratified_folds(event.astype(int), 5, 3)
+    by_hand = []
+    for k in range(5):
+        coefs, _ = coxnet_path(X[fold != k], time[fold != k], event[fold != k],
+                               alphas=fit.alphas)
+        test = fold == k
+        by_hand.append(harrell_c(time=other_time[test], event=other_event[test],
+                                 risk=X[test] @ coefs[best]))
+    assert fit.cv_c_also["other"] == pytest.approx(np.mean(by_hand), abs=1e-12)
+    assert 0.5 < fit.cv_c_also["other"] < fit.cv_c     # a weaker, real signal
+    assert fit_coxnet_cv(X, time, event, seed=3).cv_c_also == {}
+    with pytest.raises(UsageError, match="also .other."):
+        fit_coxnet_cv(X, time, event, also={"other": (other_time[:10], other_event[:10])})
+
+
 def test_bad_input_is_named():
     X, time, event, _ = _data(n=40)
     with pytest.raises(DataError, match="no event"):

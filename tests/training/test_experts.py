@@ -236,3 +236,40 @@ def test_a_repeated_linear_fit_is_served_from_the_cache_and_equals_a_fresh_one(s
     changed.iloc[0, changed.columns.get_loc("os_time")] += 1.0
     module.fit_linear_expert(x, changed, seed=0)
     assert len(module._LINEAR_CACHE) == 2                 # other outcomes: a new fit
+
+
+def test_os_values_vote_for_pfs_weighted_by_their_skill_at_ranking_pfs(study, fitted):
+    """A net's OS value: its shrunk C against PFS on the validation patients; a linear
+    expert's: the shrunk cross-validated C of its OS model's held-out risks against PFS."""
+    from hccfusion.evaluation.concordance import harrell_c
+    from hccfusion.training.elastic_net import fit_coxnet_cv
+    from hccfusion.training.experts import LINEAR_L1_RATIO
+
+    val = list(fitted.val_ids)
+    with torch.no_grad():
+        _, values = fitted.net.component_values(make_batch(fitted, study, val))
+    t = study.targets.loc[val]
+    names = list(fitted.net.experts)
+    for c in range(1 + sum(not name.endswith("_linear") for name in names)):
+        v = values[c, :, 0].numpy()
+        ok = np.isfinite(v)
+        skill = harrell_c(time=t["pfs_time"][ok], event=t["pfs_event"][ok], risk=v[ok]).c
+        assert float(fitted.net.os_for_pfs[c]) == pytest.approx(shrunk(skill, ok.sum()),
+                                                                abs=1e-6)
+    fit_ids = list(fitted.train_ids) + list(fitted.val_ids)
+    x = make_batch(fitted, study, fit_ids)["clinical"].numpy().astype(np.float64)
+    t = study.targets.loc[fit_ids]
+    ref = fit_coxnet_cv(x, t["os_time"].to_numpy(float), t["os_event"].to_numpy(bool),
+                        l1_ratio=LINEAR_L1_RATIO, folds=5, seed=QUICK.seed,
+                        also={"pfs": (t["pfs_time"].to_numpy(float),
+                                      t["pfs_event"].to_numpy(bool))})
+    assert np.any(ref.coef)
+    row = 1 + names.index("clinical_linear")
+    assert float(fitted.net.os_for_pfs[row]) == pytest.approx(
+        shrunk(ref.cv_c_also["pfs"], len(fit_ids)), abs=1e-6)
+    assert float(fitted.net.os_for_pfs.sum()) > 0
+    train, val_ids, _ = split_ids(study, n_train=70, n_val=15)
+    off = fit_model(study, train_ids=train, val_ids=val_ids, training=QUICK,
+                    model=MODEL.model_copy(update={"os_votes_for_pfs": False}))
+    assert torch.equal(off.net.os_for_pfs, torch.zeros_like(off.net.os_for_pfs))
+    assert torch.equal(off.net.weight, fitted.net.weight)   # the other votes are unchanged

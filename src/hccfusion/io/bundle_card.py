@@ -105,6 +105,14 @@ def _shrinkage_prose(b: ModelBundle) -> str:
             f"counts for little.")
 
 
+def _os_vote_prose(b: ModelBundle) -> str:
+    cross = b.state_dict.get("os_for_pfs") if isinstance(b.state_dict, Mapping) else None
+    if cross is None or not bool((cross > 0).any()):
+        return ""
+    return (" Each component's OS risk also votes for PFS (progression-free survival ends at "
+            "death too), weighted by its skill at ranking PFS.")
+
+
 def render_model_card(bundle: ModelBundle) -> str:
     """The model card of a bundle as Markdown (Mitchell et al., "Model Cards for Model
     Reporting", FAT* 2019): intended use, model, training data, risk groups, metrics as given,
@@ -168,7 +176,7 @@ def render_model_card(bundle: ModelBundle) -> str:
                      f"averaged (on the scale of each one's training predictions, weighted by "
                      f"each one's skill on the inner-validation patients) with those of "
                      f"{' and '.join(parts)}; an expert votes only for patients who have its "
-                     f"modality.{_shrinkage_prose(b)}")
+                     f"modality.{_shrinkage_prose(b)}{_os_vote_prose(b)}")
     n_weights = b.meta.get("n_weights", sum(t.numel() for t in b.state_dict.values()))
     lines.append(f"- Weights: {n_weights} numbers (parameters and buffers).")
     lines.append("- Outputs:")

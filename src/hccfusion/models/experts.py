@@ -19,6 +19,11 @@ buffers saved with the weights. Hazard logits
 (the S(t) of a discrete-time head), ordinal logits, embeddings, fusion weights and attention
 are the fused net's.
 
+Progression-free survival ends at progression or death, so a component's OS risk also ranks
+PFS: each component's OS value can vote in the PFS average too, with its own weight
+(``os_for_pfs``; the training layer sets it from that value's skill at ranking PFS, 0 turns it
+off, and a bundle written before it existed loads with 0).
+
 A :class:`~hccfusion.models.linear_expert.LinearExpert` (named ``"<modality>_linear"``) votes
 the same way: an elastic-net model over one modality — the clinical variables, which it ranks
 patients in another centre by better than any net that spreads weight over every variable, or
@@ -99,6 +104,9 @@ class ExpertsNet(nn.Module):
         of each component's OS and PFS log-risk and response logit on the training patients,
         and each component's weight in the average; set by :meth:`set_scales` (until then 0,
         1 and 1: an equal-weight average).
+    os_for_pfs : torch.Tensor
+        ``[1 + E]`` buffer: the weight of each component's (standardised) OS log-risk in the
+        PFS average, next to the PFS log-risks (until set: 0, no such vote).
     """
 
     def __init__(self, fused: nn.Module, experts: Mapping[str, nn.Module]) -> None:
@@ -126,15 +134,24 @@ class ExpertsNet(nn.Module):
         self.register_buffer("center", torch.zeros(n, len(COMBINED_OUTPUTS)))
         self.register_buffer("scale", torch.ones(n, len(COMBINED_OUTPUTS)))
         self.register_buffer("weight", torch.ones(n, len(COMBINED_OUTPUTS)))
+        self.register_buffer("os_for_pfs", torch.zeros(n))
         self.config = {"fused": fused.config,
                        "experts": {name: self.experts[name].config for name in order}}
 
     def set_scales(self, center: torch.Tensor, scale: torch.Tensor,
-                   weight: torch.Tensor | None = None) -> None:
-        """Set the per-component mean, SD and weight (each ``[1 + E, 3]``).
+                   weight: torch.Tensor | None = None,
+                   os_for_pfs: torch.Tensor | None = None) -> None:
+        """Set the per-component mean, SD and weight (each ``[1 + E, 3]``) and the weight of
+        each component's OS value in the PFS average (``[1 + E]``; default 0).
 
         An SD below 1e-6 (or undefined) counts as 1; weights must be >= 0 (NaN counts as 0),
         and an output whose weights are all 0 falls back to the fused net alone."""
+        cross = torch.zeros_like(self.os_for_pfs) if os_for_pfs is None else \
+            torch.nan_to_num(torch.as_tensor(os_for_pfs, dtype=self.os_for_pfs.dtype), nan=0.0)
+        if cross.shape != self.os_for_pfs.shape or bool((cross < 0).any()):
+            raise UsageError(f"set_scales needs os_for_pfs of shape "
+                             f"{tuple(self.os_for_pfs.shape)} with weights >= 0. Got "
+                             f"{tuple(cross.shape)} instead.")
         weight = torch.ones_like(self.weight) if weight is None else weight
         values = [torch.as_tensor(v, dtype=self.center.dtype) for v in (center, scale, weight)]
         if any(v.shape != self.center.shape for v in values):
@@ -146,7 +163,9 @@ class ExpertsNet(nn.Module):
         if bool((weight < 0).any()):
             raise UsageError("set_scales: component weights must be >= 0.")
         none = weight.sum(dim=0) <= 0
+        none[1] = none[1] and bool(cross.sum() <= 0)
         weight[0, none] = 1.0
+        self.os_for_pfs.copy_(cross)
         self.center.copy_(torch.nan_to_num(center, nan=0.0))
         self.scale.copy_(torch.where(torch.isfinite(scale) & (scale > 1e-6), scale,
                                      torch.ones_like(scale)))
@@ -183,13 +202,26 @@ class ExpertsNet(nn.Module):
             values.append(v)
         return out, torch.stack(values)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # bundles written before the OS → PFS vote existed: no such vote
+        state_dict.setdefault(prefix + "os_for_pfs", torch.zeros_like(self.os_for_pfs))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self, batch: Mapping[str, object]) -> MultimodalOutput:
         out, values = self.component_values(batch)
         z = (values - self.center[:, None, :]) / self.scale[:, None, :]    # [1 + E, B, 3]
         w = torch.where(torch.isnan(z), torch.zeros_like(z), self.weight[:, None, :])
+        z_os = torch.nan_to_num(z[..., 0])                                   # [1 + E, B]
+        w_os = torch.where(torch.isnan(z[..., 0]), torch.zeros_like(z_os),
+                           self.os_for_pfs[:, None].expand_as(z_os))
+        total = w.sum(dim=0)
+        total[:, 1] = total[:, 1] + w_os.sum(dim=0)
         # a patient whose voting components all weigh 0 gets the fused net's value
-        w[0] = torch.where(w.sum(dim=0) > 0, w[0], torch.ones_like(w[0]))
-        mean_z = (torch.nan_to_num(z) * w).sum(dim=0) / w.sum(dim=0)        # [B, 3]
+        w[0] = torch.where(total > 0, w[0], torch.ones_like(w[0]))
+        total = torch.where(total > 0, total, w[0])
+        sums = (torch.nan_to_num(z) * w).sum(dim=0)                          # [B, 3]
+        sums[:, 1] = sums[:, 1] + (z_os * w_os).sum(dim=0)
+        mean_z = sums / total
         combined = self.center[0] + self.scale[0] * mean_z
         risk = {name: combined[:, k] for k, name in enumerate(COMBINED_OUTPUTS)
                 if name in out.risk}

@@ -76,6 +76,9 @@ class ModelConfig(_Strict):
         "minus 1/2) is shrunk toward none by n / (n + this), n = the patients it was measured "
         "on, so a vote earned on a handful of validation patients counts for little (0: no "
         "shrinkage)")
+    os_votes_for_pfs: bool = Field(
+        True, description="with experts: each component's OS risk also votes for PFS "
+        "(PFS ends at death too), weighted by its shrunk skill at ranking PFS")
     wide: tuple[str, ...] = Field(("clinical",), description="feature-vector modalities that also reach "
                                   "the heads through a linear term (wide and deep)")
 

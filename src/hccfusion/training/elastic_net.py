@@ -20,7 +20,8 @@ solver for both keeps the linear expert's two models alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -180,25 +181,35 @@ def _choose(scores: np.ndarray, undefined: str) -> tuple[np.ndarray, int]:
 @dataclass(frozen=True)
 class CoxnetFit:
     """What :func:`fit_coxnet_cv` returns: ``coef`` ``[p]`` at the chosen ``alpha``, refitted
-    on all rows; the path; the mean held-out Harrell's C per α (NaN where undefined); and the
-    chosen α's mean C (``cv_c``, the model's cross-validated skill)."""
+    on all rows; the path; the mean held-out Harrell's C per α (NaN where undefined); the
+    chosen α's mean C (``cv_c``, the model's cross-validated skill); and ``cv_c_also``: for
+    each other outcome asked for, the mean over the folds of Harrell's C of the same held-out
+    risks (chosen α) against that outcome (NaN where undefined on every fold)."""
 
     coef: np.ndarray
     alpha: float
     alphas: np.ndarray
     mean_c: np.ndarray
     cv_c: float
+    cv_c_also: dict[str, float] = field(default_factory=dict)
 
 
 def fit_coxnet_cv(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, l1_ratio: float = 0.9,
                   n_alphas: int = 15, alpha_min_ratio: float = 0.05, folds: int = 5,
-                  seed: int = 0) -> CoxnetFit:
+                  seed: int = 0,
+                  also: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> CoxnetFit:
     """Choose α by ``folds``-fold cross-validation (folds stratified on the event flag) on
-    Harrell's C of the held-out rows, then refit on all rows at that α."""
+    Harrell's C of the held-out rows, then refit on all rows at that α. ``also`` maps a name
+    to another outcome (time, event) of the same rows: the chosen α's held-out risks are
+    scored against it too (``CoxnetFit.cv_c_also``), e.g. how well an OS model ranks PFS."""
     from hccfusion.training.baseline_checks import _stratified_folds
     from hccfusion.training.metrics import harrell_c
 
     X, time, event = _check(X, time, event, l1_ratio, "fit_coxnet_cv")
+    others = {}
+    for name, (t_o, e_o) in (also or {}).items():
+        _, t_o, e_o = _check(X, t_o, e_o, l1_ratio, f"fit_coxnet_cv (also {name!r})")
+        others[name] = (t_o, e_o)
     if folds < 2 or int(event.sum()) < folds:
         raise DataError(f"fit_coxnet_cv: {int(event.sum())} event(s) cannot be spread over "
                         f"{folds} folds.")
@@ -206,6 +217,7 @@ def fit_coxnet_cv(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, l1_rati
                             alpha_min_ratio=alpha_min_ratio)
     fold = _stratified_folds(event.astype(int), folds, seed)
     scores = np.full((len(alphas), folds), np.nan)
+    held = np.full((len(alphas), len(time)), np.nan)   # held-out risk of each row, per α
     for k in range(folds):
         train, test = fold != k, fold == k
         if not event[train].any() or not event[test].any():
@@ -214,13 +226,24 @@ def fit_coxnet_cv(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, l1_rati
                                alphas=alphas)
         for j, beta in enumerate(coefs):
             risk = X[test] @ beta
+            held[j, test] = risk
             if np.ptp(risk) > 0:
                 scores[j, k] = harrell_c(time=time[test], event=event[test], risk=risk)
     mean_c, best = _choose(scores, "fit_coxnet_cv: Harrell's C is undefined on every held-out "
                                    "fold (too few events, or no coefficient leaves 0 on the path).")
+    cv_also = {}
+    for name, (t_o, e_o) in others.items():
+        per_fold = []
+        for k in range(folds):
+            test = (fold == k) & np.isfinite(held[best])
+            risk = held[best, test]
+            if risk.size and np.ptp(risk) > 0 and e_o[test].any():
+                per_fold.append(harrell_c(time=t_o[test], event=e_o[test], risk=risk))
+        per_fold = [c for c in per_fold if np.isfinite(c)]   # NaN: no comparable pair
+        cv_also[name] = float(np.mean(per_fold)) if per_fold else float("nan")
     coefs, _ = coxnet_path(X, time, event, l1_ratio=l1_ratio, alphas=alphas[: best + 1])
     return CoxnetFit(coef=coefs[-1], alpha=float(alphas[best]), alphas=alphas, mean_c=mean_c,
-                     cv_c=float(mean_c[best]))
+                     cv_c=float(mean_c[best]), cv_c_also=cv_also)
 
 
 def _check_binary(X: np.ndarray, y: np.ndarray, l1_ratio: float, where: str
