@@ -167,42 +167,36 @@ def shrink_skill(skill: np.ndarray, n: np.ndarray, prior: float) -> np.ndarray:
 def _os_skill_for_pfs(values: np.ndarray, targets: Any, prior: float) -> np.ndarray:
     """``[1 + E]``: Harrell's C − ½ of each component's OS value against PFS on the validation
     patients it predicts, floored at 0 (0 when undefined), shrunk for their number."""
-    from hccfusion.training.metrics import harrell_c
-
-    weight = np.zeros(values.shape[0])
-    for c in range(values.shape[0]):
-        v = values[c, :, 0]
-        ok = np.isfinite(v)
-        skill = harrell_c(time=targets["pfs_time"].to_numpy(float)[ok],
-                          event=targets["pfs_event"].to_numpy(bool)[ok],
-                          risk=v[ok]) if ok.sum() >= 2 else np.nan
-        raw = max(float(skill) - 0.5, 0.0) if np.isfinite(skill) else 0.0
-        weight[c] = shrink_skill(raw, int(ok.sum()), prior)
-    return weight
+    return np.array([_one_skill(values[c, :, 0], targets, "pfs", prior)
+                     for c in range(values.shape[0])])
 
 
 def _skill(values: np.ndarray, targets: Any, prior: float) -> np.ndarray:
     """``[1 + E, 3]`` weights: C-index − ½ (OS, PFS) and AUC − ½ (response) of each
     component on the validation patients it predicts, floored at 0 (0 when undefined), shrunk
     by :func:`shrink_skill` for the number of patients it was measured on."""
+    return np.array([[_one_skill(values[c, :, k], targets, name, prior)
+                      for k, name in enumerate(COMBINED_OUTPUTS)]
+                     for c in range(values.shape[0])])
+
+
+def _one_skill(v: np.ndarray, targets: Any, endpoint: str, prior: float) -> float:
+    """The shrunk skill of the values ``v`` (one per row of ``targets``, NaN where the
+    component does not vote) at ``endpoint``: ROC AUC − ½ for response, Harrell's C − ½ for
+    OS or PFS, floored at 0 (0 when undefined)."""
     from hccfusion.training.metrics import auc_score, harrell_c
 
-    weight = np.zeros(values.shape[::2])
-    for c in range(values.shape[0]):
-        for k, name in enumerate(COMBINED_OUTPUTS):
-            v = values[c, :, k]
-            if name == "response":
-                y = targets["orr"].to_numpy(float)
-                ok = np.isfinite(v) & np.isfinite(y)
-                skill = auc_score(y_true=y[ok], score=v[ok]) if ok.sum() >= 2 else np.nan
-            else:
-                ok = np.isfinite(v)
-                skill = harrell_c(time=targets[f"{name}_time"].to_numpy(float)[ok],
-                                  event=targets[f"{name}_event"].to_numpy(bool)[ok],
-                                  risk=v[ok]) if ok.sum() >= 2 else np.nan
-            raw = max(float(skill) - 0.5, 0.0) if np.isfinite(skill) else 0.0
-            weight[c, k] = shrink_skill(raw, int(ok.sum()), prior)
-    return weight
+    ok = np.isfinite(v)
+    if endpoint == "response":
+        y = targets["orr"].to_numpy(float)
+        ok &= np.isfinite(y)
+        skill = auc_score(y_true=y[ok], score=v[ok]) if ok.sum() >= 2 else np.nan
+    else:
+        skill = harrell_c(time=targets[f"{endpoint}_time"].to_numpy(float)[ok],
+                          event=targets[f"{endpoint}_event"].to_numpy(bool)[ok],
+                          risk=v[ok]) if ok.sum() >= 2 else np.nan
+    raw = max(float(skill) - 0.5, 0.0) if np.isfinite(skill) else 0.0
+    return float(shrink_skill(raw, int(ok.sum()), prior))
 
 
 def fit_linear_expert(x: np.ndarray, targets: Any, *, seed: int = 0,
