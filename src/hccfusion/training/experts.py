@@ -29,10 +29,10 @@ shrunk in the same way (n: the patients of its cross-validation).
 
 With ``ModelConfig.os_votes_for_pfs`` each component's OS log-risk also votes for PFS
 (progression-free survival ends at death too, so an OS model ranks PFS; on the simulated
-800-patient study the clinical elastic-net OS model ranked PFS in the other centre better than
-its PFS model did). Its weight is that value's skill at ranking PFS, measured and shrunk as
-above: Harrell's C against PFS on the inner-validation patients for a net, the cross-validated
-C of the OS model's held-out risks against PFS for a linear expert.
+800-patient study the clinical elastic-net OS model ranked PFS in the other centre as well as
+or better than its PFS model did). Its weight is that value's skill at ranking PFS, measured
+and shrunk as above: Harrell's C against PFS on the inner-validation patients for a net, the
+cross-validated C of the OS model's held-out risks against PFS for a linear expert.
 """
 
 from __future__ import annotations
