@@ -47,6 +47,10 @@ __all__ = ["COMBINED_OUTPUTS", "ExpertsNet", "build_net"]
 COMBINED_OUTPUTS = ("os", "pfs", "response")
 """The outputs averaged over the components, in the column order of the scale buffers."""
 
+_VOTES_FOR = (0, 1, 2, 1)
+"""The output each of a component's votes counts for: its OS, PFS and response values (weights
+``weight``), then its OS value once more, as a PFS vote (weight ``os_for_pfs``)."""
+
 
 def build_net(config: Mapping[str, Any]) -> nn.Module:
     """Rebuild any net the training layer writes from its config: a single net
@@ -163,7 +167,7 @@ class ExpertsNet(nn.Module):
         if bool((weight < 0).any()):
             raise UsageError("set_scales: component weights must be >= 0.")
         none = weight.sum(dim=0) <= 0
-        none[1] = none[1] and bool(cross.sum() <= 0)
+        none[1] &= bool(cross.sum() <= 0)              # the OS votes for PFS count too
         weight[0, none] = 1.0
         self.os_for_pfs.copy_(cross)
         self.center.copy_(torch.nan_to_num(center, nan=0.0))
@@ -210,18 +214,17 @@ class ExpertsNet(nn.Module):
     def forward(self, batch: Mapping[str, object]) -> MultimodalOutput:
         out, values = self.component_values(batch)
         z = (values - self.center[:, None, :]) / self.scale[:, None, :]    # [1 + E, B, 3]
-        w = torch.where(torch.isnan(z), torch.zeros_like(z), self.weight[:, None, :])
-        z_os = torch.nan_to_num(z[..., 0])                                   # [1 + E, B]
-        w_os = torch.where(torch.isnan(z[..., 0]), torch.zeros_like(z_os),
-                           self.os_for_pfs[:, None].expand_as(z_os))
-        total = w.sum(dim=0)
-        total[:, 1] = total[:, 1] + w_os.sum(dim=0)
+        votes = torch.cat([z, z[..., :1]], dim=2)                          # [1 + E, B, 4]
+        weights = torch.cat([self.weight, self.os_for_pfs[:, None]], dim=1)[:, None, :]
+        w = torch.where(torch.isnan(votes), torch.zeros_like(votes), weights)
+        target = torch.as_tensor(_VOTES_FOR, device=z.device)
+        blank = torch.zeros(z.shape[1], len(COMBINED_OUTPUTS), dtype=z.dtype, device=z.device)
+        sums = blank.index_add(1, target, (torch.nan_to_num(votes) * w).sum(dim=0))  # [B, 3]
+        total = blank.index_add(1, target, w.sum(dim=0))
         # a patient whose voting components all weigh 0 gets the fused net's value
-        w[0] = torch.where(total > 0, w[0], torch.ones_like(w[0]))
-        total = torch.where(total > 0, total, w[0])
-        sums = (torch.nan_to_num(z) * w).sum(dim=0)                          # [B, 3]
-        sums[:, 1] = sums[:, 1] + (z_os * w_os).sum(dim=0)
-        mean_z = sums / total
+        voted = total > 0
+        mean_z = torch.where(voted, sums / torch.where(voted, total, torch.ones_like(total)),
+                             torch.nan_to_num(z[0]))
         combined = self.center[0] + self.scale[0] * mean_z
         risk = {name: combined[:, k] for k, name in enumerate(COMBINED_OUTPUTS)
                 if name in out.risk}

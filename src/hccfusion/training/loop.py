@@ -25,7 +25,7 @@ from hccfusion.training.dataset import (
 from hccfusion.training.objective import (
     ENDPOINTS, input_group_norm, slice_batch, study_loss, unimodal_loss,
 )
-from hccfusion.training.site_scaler import fit_site_scaler, harmonised_bags
+from hccfusion.training.site_scaler import fit_site_scaler, harmonised_bags, tile_statistics
 
 __all__ = ["FittedModel", "fit_model", "model_config_dict", "predict_frame"]
 
@@ -131,10 +131,8 @@ def _fit_bag_scaler(data: StudyData, ids: list[str],
     feats = list(_tile_features(site_scaler, data, list(ids)).values())
     if not feats:
         return None
-    stacked = np.concatenate(feats).astype(np.float64)
-    std = stacked.std(axis=0)
-    return {"mean": stacked.mean(axis=0).tolist(),
-            "std": np.where(std > 1e-8, std, 1.0).tolist()}
+    stats = tile_statistics(feats)
+    return {"mean": stats["mean"], "std": stats["std"]}
 
 
 def make_batch(fitted: FittedModel, data: StudyData, ids: list[str]) -> dict[str, Any]:

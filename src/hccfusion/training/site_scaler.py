@@ -34,7 +34,8 @@ import numpy as np
 if TYPE_CHECKING:
     from hccfusion.training.dataset import StudyData
 
-__all__ = ["MIN_SITE_PATIENTS", "fit_site_scaler", "harmonised_bags", "site_statistics"]
+__all__ = ["MIN_SITE_PATIENTS", "fit_site_scaler", "harmonised_bags", "site_statistics",
+           "tile_statistics"]
 
 MIN_SITE_PATIENTS = 20
 """Fewest patients with slides for a centre without training patients to get its own
@@ -43,7 +44,9 @@ statistics."""
 _MIN_SD = 1e-8
 
 
-def _stats(feats: list[np.ndarray]) -> dict[str, Any]:
+def tile_statistics(feats: list[np.ndarray]) -> dict[str, Any]:
+    """Mean and SD (an SD below 1e-8 counts as 1) of every feature over the tiles of the bags
+    ``feats``, as lists, and the number of bags."""
     stacked = np.concatenate(feats).astype(np.float64)
     sd = stacked.std(axis=0)
     return {"mean": stacked.mean(axis=0).tolist(),
@@ -65,8 +68,8 @@ def fit_site_scaler(data: StudyData, ids: list[str]) -> dict[str, Any] | None:
             by_site.setdefault(_centre(data, pid), []).append(data.pathology[pid].features)
     if not by_site:
         return None
-    return {"sites": {site: _stats(feats) for site, feats in sorted(by_site.items())},
-            "pooled": _stats([f for feats in by_site.values() for f in feats]),
+    return {"sites": {site: tile_statistics(feats) for site, feats in sorted(by_site.items())},
+            "pooled": tile_statistics([f for feats in by_site.values() for f in feats]),
             "min_site_patients": MIN_SITE_PATIENTS}
 
 
@@ -91,7 +94,7 @@ def site_statistics(scaler: dict[str, Any], data: StudyData, ids: list[str]
     minimum = int(scaler.get("min_site_patients", MIN_SITE_PATIENTS))
     for site, feats in sorted(new.items()):
         if len(feats) >= minimum:
-            s = _stats(feats)
+            s = tile_statistics(feats)
             out[site] = (np.asarray(s["mean"]), np.asarray(s["std"]))
         else:
             warnings.warn(f"centre {site!r} has {len(feats)} patient(s) with slides in this "
