@@ -59,7 +59,7 @@ def test_deconvolution_matches_scikit_image():
 
 
 def test_feature_table_is_documented_and_unique(enc):
-    assert len(NAMES) == len(set(NAMES)) == enc.spec.dim == 36
+    assert len(NAMES) == len(set(NAMES)) == enc.spec.dim == 50
     assert all(meaning for _, meaning in HCC_STATS_FEATURES)
 
 
@@ -79,6 +79,7 @@ def test_blank_glass_is_no_tissue_and_stays_finite(enc):
     assert np.isfinite(out).all()
     assert out[NAMES.index("tissue_fraction")] == 0.0
     assert out[NAMES.index("lymphocytes_per_mm2")] == 0.0
+    assert not out[NAMES.index("nucleus_h_p10"):].any()    # no nucleus: no reference darkness
 
 
 def test_counts_small_dark_and_large_pale_nuclei(enc):
@@ -93,6 +94,30 @@ def test_counts_small_dark_and_large_pale_nuclei(enc):
     assert out["nuclei_per_mm2"] == pytest.approx(25 / AREA_MM2, rel=0.01)
     assert out["lymphocyte_share"] == pytest.approx(16 / 25, abs=0.01)
     assert out["dark_area_um2"] == pytest.approx(np.pi * 3.0**2, rel=0.25)
+
+
+def test_relative_darkness_does_not_move_with_the_stain_strength(enc):
+    """16 dark (H = 1.3) and 9 pale (H = 0.72) nuclei, stained as drawn and 15 % stronger
+    (the simulator's second centre): at × 1.15 the pale nuclei cross the fixed dark threshold
+    (0.83 > 0.8) and the absolute count jumps from 16 to 25, while the nuclei darker than
+    1.5 × the tile's reference stay the 16 dark ones."""
+    from hccfusion.pathology.encoders.builtin import RELATIVE_DARK
+
+    assert 1.5 in RELATIVE_DARK
+    dark = _disks([(28 + 56 * i, 28 + 56 * j) for i in range(4) for j in range(4)], 6)
+    pale = _disks([(56 + 56 * i, 56 + 56 * j) for i in range(3) for j in range(3)], 9)
+    h = np.where(dark, 1.3, np.where(pale, 0.72, 0.02))
+    tiles = np.stack([_paint(s * h, np.full(h.shape, 0.4)) for s in (1.0, 1.15)])
+    out = [dict(zip(NAMES, row, strict=True)) for row in enc.encode(tiles)]
+    assert [o["lymphocytes_per_mm2"] * AREA_MM2 for o in out] == pytest.approx([16, 25], abs=0.1)
+    bin_width = 1.6 / 64
+    for o, s in zip(out, (1.0, 1.15), strict=True):
+        assert o["nucleus_h_p10"] == pytest.approx(0.72 * s, abs=bin_width)
+        assert o["nucleus_h_p90"] == pytest.approx(1.3 * s, abs=bin_width)
+        assert o["nucleus_h_p90_to_p10"] == pytest.approx(1.3 / 0.72, rel=0.05)
+        assert o["rel_dark_per_mm2_150"] * AREA_MM2 == pytest.approx(16, abs=0.1)
+        assert o["rel_dark_share_150"] == pytest.approx(16 / 25, abs=0.01)
+        assert o["rel_dark_share_220"] == 0.0                  # 2.2 × 0.72 > 1.3
 
 
 def test_lymphocyte_density_is_proportional_to_the_count(enc):
@@ -156,15 +181,15 @@ def _slide_tiles(tmp_path, *, immune, center, seed, wnt=False):
     ("WX", 3), pytest.param("NJ", 11, marks=pytest.mark.slow)])
 def test_planted_immune_signal_separates_slides(tmp_path, enc, center, seed):
     """Same patient state and seed except immune = +2 vs −2 (simulator: lymphocytes ×
-    exp(0.75 · 4) ≈ 20, aggregates × 37): the lymphocyte density must differ clearly, tile
-    by tile, not only on average."""
-    hot = _feature(enc, _slide_tiles(tmp_path, immune=2.0, center=center, seed=seed),
-                   "lymphocytes_per_mm2")
-    cold = _feature(enc, _slide_tiles(tmp_path, immune=-2.0, center=center, seed=seed),
-                    "lymphocytes_per_mm2")
+    exp(0.75 · 4) ≈ 20, aggregates × 37): the lymphocyte density, by the fixed and by the
+    stain-relative darkness, must differ clearly, tile by tile, not only on average."""
+    hot = enc.encode(_slide_tiles(tmp_path, immune=2.0, center=center, seed=seed))
+    cold = enc.encode(_slide_tiles(tmp_path, immune=-2.0, center=center, seed=seed))
     assert len(hot) >= 10 and len(cold) >= 10
-    assert np.median(hot) > 5 * np.median(cold)
-    assert np.percentile(hot, 25) > np.percentile(cold, 75)
+    for name in ("lymphocytes_per_mm2", "rel_dark_per_mm2_150"):
+        h, c = hot[:, NAMES.index(name)], cold[:, NAMES.index(name)]
+        assert np.median(h) > 5 * np.median(c), name
+        assert np.percentile(h, 25) > np.percentile(c, 75), name
 
 
 @pytest.mark.parametrize("center, seed", [

