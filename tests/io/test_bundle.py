@@ -482,6 +482,12 @@ def test_model_card_reads_the_fused_config_inside_experts_and_ensembles(tmp_path
             modalities=["clinical", "pathology"])))
         assert text in card
         assert "shrunk toward none" not in card   # no skill prior in this training config
+    wrapped["experts"]["pathology_linear"]["linear"]["summary"] = "mean_sd"
+    card = render_model_card(read_bundle(_write(
+        tmp_path / "mean_sd", model_config=wrapped, endpoints=["os", "pfs"],
+        modalities=["clinical", "pathology"])))
+    assert ("over the pathology bag means and SDs (each tile feature averaged over the "
+            "patient's slides, and its SD over the tiles); an expert") in card
 
 
 def test_model_card_states_the_skill_shrinkage_of_the_expert_weights(tmp_path):

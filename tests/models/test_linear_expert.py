@@ -87,6 +87,45 @@ def test_a_pathology_expert_reads_standardised_bag_means_and_round_trips():
         expert({"pathology": torch.zeros(2, p)})
 
 
+def test_a_mean_sd_pathology_expert_reads_bag_means_then_sds_and_round_trips():
+    batch = _batch(6, seed=5)
+    bags = batch["pathology"]
+    p = next(b.shape[1] for b in bags if len(b))
+    expert = LinearExpert(modality="pathology", in_dim=p, summary="mean_sd")
+    assert expert.coef.shape == (3, 2 * p) and expert.input_center.shape == (2 * p,)
+    g = torch.Generator().manual_seed(7)
+    center, scale = torch.randn(2 * p, generator=g), torch.rand(2 * p, generator=g) + 0.5
+    expert.set_input_scaling(center, scale)
+    expert.set_coefficients("os", torch.randn(2 * p, generator=g))
+    out = expert(batch)
+    for i, bag in enumerate(bags):
+        if len(bag):
+            sd = (bag - bag.mean(dim=0)).pow(2).mean(dim=0).sqrt()   # population SD
+            summary = torch.cat([bag.mean(dim=0), sd])
+            assert torch.allclose(out.risk["os"][i], ((summary - center) / scale) @ expert.coef[0],
+                                  atol=1e-5)
+        else:
+            assert torch.isnan(out.risk["os"][i])
+    single = next(b for b in bags if len(b))[:1]                      # one tile: SD 0
+    one = expert({"pathology": [single]})
+    expected = ((torch.cat([single[0], torch.zeros(p)]) - center) / scale) @ expert.coef[0]
+    assert torch.allclose(one.risk["os"][0], expected, atol=1e-5)
+    config = json.loads(json.dumps(expert.config))
+    assert config["linear"]["summary"] == "mean_sd"
+    rebuilt = LinearExpert.from_config(config)
+    rebuilt.load_state_dict(expert.state_dict(), strict=True)
+    assert torch.equal(rebuilt(batch).risk["os"].nan_to_num(), out.risk["os"].nan_to_num())
+    # a bundle saved before bag SDs existed names no summary: it read bag means
+    old = LinearExpert.from_config({"linear": {"modality": "pathology", "in_dim": p}})
+    assert old.summary == "mean" and old.coef.shape == (3, p)
+    # a vector modality has no bag to summarise
+    assert LinearExpert(modality="clinical", in_dim=3, summary="mean_sd").coef.shape == (3, 3)
+    with pytest.raises(UsageError, match="'summary' parameter"):
+        LinearExpert(modality="pathology", in_dim=p, summary="median")
+    with pytest.raises(UsageError, match=f"{2 * p} finite coefficients"):
+        expert.set_coefficients("pfs", torch.zeros(p))
+
+
 def test_bad_linear_experts_are_usage_errors():
     fused = build_model(_config())
     linear = LinearExpert(modality="clinical", in_dim=3)
@@ -104,3 +143,5 @@ def test_bad_linear_experts_are_usage_errors():
         linear({"clinical": torch.zeros(2, 4)})
     with pytest.raises(UsageError, match="linear expert config"):
         LinearExpert.from_config({"linear": {"modality": "clinical"}})
+    with pytest.raises(UsageError, match="linear expert config"):
+        LinearExpert.from_config({"linear": {"modality": "clinical", "in_dim": 3, "x": 1}})

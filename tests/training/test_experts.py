@@ -174,20 +174,24 @@ def test_linear_expert_is_the_cross_validated_elastic_net_on_all_training_patien
     # (that held-out patients cannot change it is the leakage test in test_loop.py)
 
 
-def test_pathology_linear_expert_reads_the_standardised_bag_means_of_those_who_have_one(
+def test_pathology_linear_expert_reads_the_standardised_bag_summaries_of_those_who_have_one(
         study, fitted):
-    """Its coefficients are fit_coxnet_cv's / fit_logistic_cv's on the bag means of the
-    training and validation patients with slides, standardised by their own mean and SD."""
+    """Its coefficients are fit_coxnet_cv's / fit_logistic_cv's on the bag summaries (by
+    default each feature's mean then its SD over the tiles) of the training and validation
+    patients with slides, standardised by their own mean and SD."""
     from hccfusion.training.elastic_net import fit_coxnet_cv, fit_logistic_cv
     from hccfusion.training.experts import LINEAR_L1_RATIO
 
+    assert MODEL.linear_bag_summary == "mean_sd"   # the default
     fit_ids = list(fitted.train_ids) + list(fitted.val_ids)
     batch = make_batch(fitted, study, fit_ids)
     have = batch["available"][:, fitted.modalities.index("pathology")].numpy()
     assert 0 < have.sum() < len(fit_ids)            # some patients have no slide
-    means = np.stack([batch["pathology"][i].numpy().astype(np.float64).mean(axis=0)
-                      for i in np.flatnonzero(have)])
+    bags = [batch["pathology"][i].numpy().astype(np.float64) for i in np.flatnonzero(have)]
+    means = np.stack([np.concatenate([b.mean(axis=0), b.std(axis=0)]) for b in bags])
+    assert means.shape[1] == 2 * bags[0].shape[1]
     center, sd = means.mean(axis=0), means.std(axis=0)
+    sd = np.where(sd > 1e-8, sd, 1.0)
     linear = fitted.net.experts["pathology_linear"]
     np.testing.assert_allclose(linear.input_center.numpy(), center, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(linear.input_scale.numpy(), sd, rtol=1e-5)

@@ -22,7 +22,17 @@ __all__ = ["render_model_card"]
 _LINEAR_INPUTS = {"clinical": "the clinical variables",
                   "pathology": "the pathology bag means (each tile feature averaged over the "
                                "patient's slides)",
+                  "pathology/mean_sd": "the pathology bag means and SDs (each tile feature "
+                                       "averaged over the patient's slides, and its SD over "
+                                       "the tiles)",
                   "radiomics": "the radiomics features", "omics": "the omics pathway scores"}
+
+
+def _linear_input(modality: str, config: Any) -> str:
+    spec = config.get("linear") if isinstance(config, Mapping) else None
+    summary = spec.get("summary", "mean") if isinstance(spec, Mapping) else "mean"
+    key = modality if summary == "mean" else f"{modality}/{summary}"
+    return _LINEAR_INPUTS.get(key, _LINEAR_INPUTS.get(modality, f"the {modality} features"))
 
 _ENDPOINT_NAMES = {"os": "overall survival (OS)", "pfs": "progression-free survival (PFS)",
                    "response": "objective response (ORR, mRECIST)",
@@ -167,7 +177,7 @@ def render_model_card(bundle: ModelBundle) -> str:
         if nets:
             parts.append(f"nets that see one modality only ({', '.join(nets)})")
         if linear:
-            inputs = [_LINEAR_INPUTS.get(m, f"the {m} features") for m in linear]
+            inputs = [_linear_input(m, experts[f"{m}_linear"]) for m in linear]
             listed = inputs[0] if len(inputs) == 1 else \
                 f"{', '.join(inputs[:-1])} and over {inputs[-1]}"
             parts.append("elastic-net linear models (penalty chosen by cross-validation; "

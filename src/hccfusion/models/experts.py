@@ -27,7 +27,7 @@ off, and a bundle written before it existed loads with 0).
 A :class:`~hccfusion.models.linear_expert.LinearExpert` (named ``"<modality>_linear"``) votes
 the same way: an elastic-net model over one modality — the clinical variables, which it ranks
 patients in another centre by better than any net that spreads weight over every variable, or
-the pathology bag means.
+a summary of the pathology bags (means, and by default the SDs over the tiles).
 """
 
 from __future__ import annotations

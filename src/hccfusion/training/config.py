@@ -67,7 +67,11 @@ class ModelConfig(_Strict):
                                 "models (one per linear_modalities entry) as more experts")
     linear_modalities: tuple[str, ...] = Field(
         ("clinical", "pathology"), description="the modalities that get a linear expert "
-        "(pathology: over the bag means)")
+        "(pathology: over a bag summary, linear_bag_summary)")
+    linear_bag_summary: Literal["mean", "mean_sd"] = Field(
+        "mean_sd", description="what the pathology linear expert reads of a bag: the mean "
+        "instance, or the mean and the SD of each feature over the instances (tile "
+        "heterogeneity)")
     harmonise_sites: bool = Field(True, description="standardise the pathology tile "
                                   "features per centre (training centres: their training "
                                   "patients' statistics; other centres: their own patients')")

@@ -20,7 +20,8 @@ and an omics expert judged on 10 keeps 9 %.
 
 With ``ModelConfig.linear_expert`` penalised linear models join them, one per modality of
 ``ModelConfig.linear_modalities`` (:class:`~hccfusion.models.linear_expert.LinearExpert`; by
-default over the preprocessed clinical variables and over the pathology bag means):
+default over the preprocessed clinical variables and over the pathology bag summaries —
+``ModelConfig.linear_bag_summary``, by default each tile feature's mean and SD over the bag):
 elastic-net Cox models for OS and PFS and an elastic-net logistic model for response
 (:mod:`hccfusion.training.elastic_net`), each penalty chosen by 5-fold cross-validation on all the
 training patients who have the modality (training and inner-validation share: a linear model
@@ -44,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hccfusion.models.experts import COMBINED_OUTPUTS
-from hccfusion.models.linear_expert import BAG_MODALITIES, bag_means
+from hccfusion.models.linear_expert import BAG_MODALITIES, bag_summaries
 from hccfusion.training.config import ModelConfig, TrainingConfig
 
 if TYPE_CHECKING:
@@ -115,12 +116,14 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
             continue
         rows_m = np.flatnonzero(have)
         if m in BAG_MODALITIES:
-            x = bag_means([batch[m][i] for i in rows_m], dims[m], torch.float64).numpy()
+            x = bag_summaries([batch[m][i] for i in rows_m], dims[m], torch.float64,
+                              model.linear_bag_summary).numpy()
         else:
             x = batch[m].numpy()[rows_m]
         targets = data.targets.loc[[fit_ids[i] for i in rows_m]]
-        experts[f"{m}_linear"], skill = fit_linear_expert(x, targets, seed=training.seed,
-                                                          modality=m)
+        experts[f"{m}_linear"], skill = fit_linear_expert(
+            x, targets, seed=training.seed, modality=m, summary=model.linear_bag_summary,
+            in_dim=dims[m])
         measured_on = np.array([len(rows_m), len(rows_m),
                                 int(np.isfinite(targets["orr"].to_numpy(float)).sum()),
                                 len(rows_m)])
@@ -200,10 +203,12 @@ def _one_skill(v: np.ndarray, targets: Any, endpoint: str, prior: float) -> floa
 
 
 def fit_linear_expert(x: np.ndarray, targets: Any, *, seed: int = 0,
-                      modality: str = "clinical") -> tuple[Any, np.ndarray]:
+                      modality: str = "clinical", summary: str = "mean",
+                      in_dim: int | None = None) -> tuple[Any, np.ndarray]:
     """A :class:`~hccfusion.models.linear_expert.LinearExpert` over ``modality``'s matrix ``x``
-    (``[n, p]``, rows = ``targets``' patients: the preprocessed vectors, or for pathology the
-    bag means, which it standardises and records), and its ``[4]`` skills: the
+    (``[n, q]``, rows = ``targets``' patients: the preprocessed vectors, or for pathology the
+    bag summaries of kind ``summary`` over ``in_dim``-wide instances — default ``q`` — which it
+    standardises and records), and its ``[4]`` skills: the
     cross-validated C (OS, PFS) or AUC (response) minus ½, and the cross-validated C of the OS
     model's held-out risks against PFS minus ½, each floored at 0. An output that cannot be
     fitted (too few events or responders for the folds) stays unfitted and weighs 0."""
@@ -212,10 +217,11 @@ def fit_linear_expert(x: np.ndarray, targets: Any, *, seed: int = 0,
     from hccfusion.training.elastic_net import fit_coxnet_cv, fit_logistic_cv
 
     x = np.asarray(x, dtype=np.float64)
-    expert = LinearExpert(modality=modality, in_dim=x.shape[1])
+    expert = LinearExpert(modality=modality, summary=summary,
+                          in_dim=x.shape[1] if in_dim is None else in_dim)
     # the tuning candidates and the single-modality baselines of a split share their training
     # patients, so the same fit recurs: it is a pure function of these inputs, kept once
-    key = _linear_key(x, targets, seed, modality)
+    key = _linear_key(x, targets, seed, f"{modality}|{expert.summary}")
     if key in _LINEAR_CACHE:
         state, skill = _LINEAR_CACHE[key]
         expert.load_state_dict(state)
