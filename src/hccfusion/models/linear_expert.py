@@ -74,14 +74,12 @@ def bag_summaries(bags: list[torch.Tensor], dim: int, dtype: torch.dtype,
     if summary not in BAG_SUMMARIES:
         raise UsageError(f"A bag summary must be one of {BAG_SUMMARIES}. Got {summary!r} "
                          "instead.")
-    means = bag_means(bags, dim, dtype)
     if summary == "mean":
-        return means
-    if not bags:
-        return torch.zeros(0, 2 * dim, dtype=dtype)
-    sds = torch.stack([b.to(dtype).std(dim=0, unbiased=False) if len(b)
-                       else torch.full((dim,), float("nan"), dtype=dtype) for b in bags])
-    return torch.cat([means, sds], dim=1)
+        return bag_means(bags, dim, dtype)
+    rows = [torch.cat([b.mean(dim=0), b.std(dim=0, unbiased=False)]) if len(b)
+            else torch.full((2 * dim,), float("nan"), dtype=dtype)
+            for b in (bag.to(dtype) for bag in bags)]
+    return torch.stack(rows) if rows else torch.zeros(0, 2 * dim, dtype=dtype)
 
 
 class LinearExpert(nn.Module):

@@ -122,8 +122,7 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
             x = batch[m].numpy()[rows_m]
         targets = data.targets.loc[[fit_ids[i] for i in rows_m]]
         experts[f"{m}_linear"], skill = fit_linear_expert(
-            x, targets, seed=training.seed, modality=m, summary=model.linear_bag_summary,
-            in_dim=dims[m])
+            x, targets, seed=training.seed, modality=m, summary=model.linear_bag_summary)
         measured_on = np.array([len(rows_m), len(rows_m),
                                 int(np.isfinite(targets["orr"].to_numpy(float)).sum()),
                                 len(rows_m)])
@@ -203,12 +202,12 @@ def _one_skill(v: np.ndarray, targets: Any, endpoint: str, prior: float) -> floa
 
 
 def fit_linear_expert(x: np.ndarray, targets: Any, *, seed: int = 0,
-                      modality: str = "clinical", summary: str = "mean",
-                      in_dim: int | None = None) -> tuple[Any, np.ndarray]:
+                      modality: str = "clinical", summary: str = "mean"
+                      ) -> tuple[Any, np.ndarray]:
     """A :class:`~hccfusion.models.linear_expert.LinearExpert` over ``modality``'s matrix ``x``
     (``[n, q]``, rows = ``targets``' patients: the preprocessed vectors, or for pathology the
-    bag summaries of kind ``summary`` over ``in_dim``-wide instances — default ``q`` — which it
-    standardises and records), and its ``[4]`` skills: the
+    bag summaries of kind ``summary`` — q = 2p for ``"mean_sd"`` over p-wide instances — which
+    it standardises and records), and its ``[4]`` skills: the
     cross-validated C (OS, PFS) or AUC (response) minus ½, and the cross-validated C of the OS
     model's held-out risks against PFS minus ½, each floored at 0. An output that cannot be
     fitted (too few events or responders for the folds) stays unfitted and weighs 0."""
@@ -217,11 +216,12 @@ def fit_linear_expert(x: np.ndarray, targets: Any, *, seed: int = 0,
     from hccfusion.training.elastic_net import fit_coxnet_cv, fit_logistic_cv
 
     x = np.asarray(x, dtype=np.float64)
+    per_instance = 2 if modality in BAG_MODALITIES and summary == "mean_sd" else 1
     expert = LinearExpert(modality=modality, summary=summary,
-                          in_dim=x.shape[1] if in_dim is None else in_dim)
+                          in_dim=x.shape[1] // per_instance)
     # the tuning candidates and the single-modality baselines of a split share their training
     # patients, so the same fit recurs: it is a pure function of these inputs, kept once
-    key = _linear_key(x, targets, seed, f"{modality}|{expert.summary}")
+    key = _linear_key(x, targets, seed, modality)
     if key in _LINEAR_CACHE:
         state, skill = _LINEAR_CACHE[key]
         expert.load_state_dict(state)

@@ -4,8 +4,9 @@ Centres stain differently (protocol, reagent lot, scanner), so the same tissue g
 stain and nuclei statistics at each centre. On the simulated study a ridge read-out of the
 tumour biology trained on one centre's ``hcc_stats`` bag means (version 2) explained hypoxia at
 R² 0.36 in the other centre, against 0.73 once each centre's tile features were standardised
-with that centre's own mean and SD (immune: 0.48 against 0.66). Location–scale harmonisation per site is
-what ComBat does without its empirical-Bayes pooling (Johnson et al., Biostatistics 2007).
+with that centre's own mean and SD (immune: 0.48 against 0.66). Location–scale harmonisation
+per site is what ComBat does without its empirical-Bayes pooling (Johnson et al., Biostatistics
+2007).
 
 How the statistics are chosen, so that no held-out value reaches the fit:
 

@@ -43,7 +43,7 @@ from hccfusion.pathology.encoders.base import (
     TileEncoder,
     load_checked,
 )
-from hccfusion.pathology.encoders.builtin import HCC_STATS_DEFINITION_SHA256
+from hccfusion.pathology.encoders.builtin import HCC_STATS_DEFINITION_SHA256, HCC_STATS_FEATURES
 
 __all__ = ["TILE_ENCODERS", "EncoderEntry", "EncoderSpec", "TileEncoder", "get_tile_encoder"]
 
@@ -122,7 +122,8 @@ TILE_ENCODERS: Mapping[str, EncoderEntry] = MappingProxyType({
             ``weights_sha256`` is the fingerprint of the feature definitions
             (``builtin.HCC_STATS_DEFINITION_SHA256``), so bags of an older definition are
             told apart.""",
-        spec=_spec("hcc_stats", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), dim=50, needs=False,
+        spec=_spec("hcc_stats", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
+                   dim=len(HCC_STATS_FEATURES), needs=False,
                    sha=HCC_STATS_DEFINITION_SHA256,
                    licence="hccfusion's own (Apache-2.0); Ruifrok & Johnston 2001 deconvolution"),
         build=_build_hcc_stats,

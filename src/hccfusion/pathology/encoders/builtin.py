@@ -83,6 +83,7 @@ nucleus centres) above which a nucleus counts as relatively dark."""
 def _k_name(k: float) -> str:
     return f"{round(100 * k)}"
 
+
 HCC_STATS_FEATURES: tuple[tuple[str, str], ...] = (
     ("tissue_fraction", "share of the tile with summed RGB OD > 0.3"),
     ("h_mean", "mean haematoxylin OD over tissue"),
