@@ -36,6 +36,13 @@ def test_every_step_ran_and_wrote_its_output(demo) -> None:
     assert (result.paths["bundle"] / "weights.safetensors").is_file()
     for name in ("performance.parquet", "paired_differences.parquet", "evaluation.json"):
         assert (result.paths["evaluation"] / name).is_file()
+    # the simulator's true risk is scored, and measured against every other comparator as the
+    # power reference (never against the default model twice)
+    paired = pd.read_parquet(result.paths["evaluation"] / "paired_differences.parquet")
+    versus = {m: set(paired.loc[paired["model"] == m, "comparator"])
+              for m in ("multimodal", "oracle")}
+    assert "oracle" in versus["multimodal"]
+    assert versus["oracle"] == versus["multimodal"] - {"oracle"} and versus["oracle"]
     assert result.paths["predictions"].is_file()
     assert (result.paths["endpoints"] / "summary.json").is_file()
     assert (result.paths["endpoints"] / "best_response.parquet").is_file()

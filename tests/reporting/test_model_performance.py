@@ -67,11 +67,14 @@ def _performance() -> pd.DataFrame:
 
 def _paired() -> pd.DataFrame:
     rows = []
-    for comparator, endpoint, ref, delta, low, high, p in (
-            ("cox_clinical", "os", 0.702, 0.053, 0.021, 0.087, 0.0012),
-            ("bclc_2022", "os", 0.612, 0.143, 0.094, 0.191, 0.0004),
-            ("cox_clinical", "orr", 0.681, 0.062, -0.011, 0.133, 0.0917)):
-        rows.append(dict(model="fusion", comparator=comparator, endpoint=endpoint,
+    for model, comparator, endpoint, ref, delta, low, high, p in (
+            ("fusion", "cox_clinical", "os", 0.702, 0.053, 0.021, 0.087, 0.0012),
+            ("fusion", "bclc_2022", "os", 0.612, 0.143, 0.094, 0.191, 0.0004),
+            ("fusion", "cox_clinical", "orr", 0.681, 0.062, -0.011, 0.133, 0.0917),
+            # the power reference rows `hccfusion evaluate` adds when it scores the oracle
+            ("oracle", "cox_clinical", "os", 0.702, 0.071, 0.034, 0.109, 0.0006),
+            ("oracle", "fusion[clinical]", "os", 0.711, 0.061, 0.029, 0.094, 0.0008)):
+        rows.append(dict(model=model, comparator=comparator, endpoint=endpoint,
                          cohort_label="external NJ", n=120,
                          metric="roc_auc" if endpoint == "orr" else "harrell_c",
                          estimate=ref + delta, comparator_estimate=ref, delta=delta,
@@ -209,6 +212,12 @@ def test_paired_differences_and_patterns(rendered) -> None:
     for rec in paired.itertuples():
         assert f">{rec.delta:.3f}<" in html and f">{rec.p_value:.3g}<" in html
     assert ">0.0004<" in html and ">0.0917<" in html
+    # the oracle's own margin over the comparators, in a table of its own (the default model's
+    # ablations left out: they are not comparators a user chooses between)
+    power = pd.read_csv(out / "tables" / "paired_differences_oracle.csv")
+    assert power[["model", "comparator"]].values.tolist() == [["oracle", "cox_clinical"]]
+    assert ">0.071<" in html and ">0.0006<" in html and ">0.0008<" not in html
+    assert "Power reference" in html
     patterns = pd.read_csv(out / "tables" / "availability_patterns.csv")
     assert set(patterns["model"]) == {"fusion"}  # the default model only
     assert ">0.786<" in html and ">0.699<" not in html
@@ -278,6 +287,15 @@ def test_missing_optional_files_are_noted_not_fatal(tmp_path: Path) -> None:
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.count('class="note"') == 6
     assert "Kaplan–Meier curves by risk group omitted" in html
+
+
+def test_default_model_is_never_inferred_as_the_oracle(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "evaluation", parts=("paired_differences",), meta={})
+    paired = _paired()
+    extra = paired[paired["model"] == "oracle"].assign(comparator="bclc_2022")
+    more = pd.concat([paired, extra, extra.assign(comparator="albi")], ignore_index=True)
+    more.to_parquet(folder / "paired_differences.parquet", index=False)  # oracle rows: 4 > 3
+    assert read_evaluation(folder).default_model == "fusion"
 
 
 def test_risk_groups_from_frozen_cutoffs_when_predictions_lack_them(tmp_path: Path) -> None:
@@ -387,7 +405,8 @@ def test_model_forest_rows_highlight_and_oracle() -> None:
     assert "0.755 (0.702–0.804)" in texts
     with pytest.raises(DataError, match="lacks columns"):
         plot_model_forest(os_.drop(columns="ci_low"))
-    paired = _paired().assign(model=lambda d: d["comparator"], estimate=lambda d: d["delta"])
+    paired = _paired().query("model == 'fusion'")
+    paired = paired.assign(model=lambda d: d["comparator"], estimate=lambda d: d["delta"])
     ax = plot_model_forest(paired[paired["endpoint"] == "os"], reference=0.0)
     assert _gid(ax, "model-forest-reference")[0].get_xdata()[0] == 0.0
     assert [t.get_text() for t in _gid(ax, "model-forest-text")] == [

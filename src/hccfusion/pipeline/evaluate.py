@@ -5,7 +5,8 @@ outcomes, the availability patterns and the bundles) it writes the evaluation fo
 reads (see :mod:`hccfusion.reporting.model_performance`)::
 
     performance.parquet           model × endpoint × cohort: C-index / AUC with bootstrap CI
-    paired_differences.parquet    the default model − every comparator, paired bootstrap
+    paired_differences.parquet    the default model − every comparator, paired bootstrap (and,
+                                  with the oracle, the oracle − every other comparator)
     availability_patterns.parquet per modality-availability pattern
     modality_shapley.parquet      per patient, exact Shapley values of the modalities (final model)
     modality_ablation.parquet     C-index of the final model with each modality left out / alone
@@ -230,6 +231,15 @@ def run_evaluation(*, run: Path | str, out: Path | str, n_resamples: int = 1000,
     comparators = [m for m in predictions["model"].unique() if m != DEFAULT_MODEL]
     paired = paired_difference_table(predictions, outcomes, reference=DEFAULT_MODEL,
                                      comparators=comparators, n_resamples=n_resamples, seed=seed)
+    if ORACLE_MODEL in comparators:
+        # The power reference: how far the true risk itself is ahead of each comparator on the
+        # same patients. Where even this interval includes 0, the cohort is too small for any
+        # model to be shown better than that comparator.
+        progress("paired differences: the oracle against every other comparator")
+        others = [m for m in comparators if m != ORACLE_MODEL]
+        paired = pd.concat([paired, paired_difference_table(
+            predictions, outcomes, reference=ORACLE_MODEL, comparators=others,
+            n_resamples=n_resamples, seed=seed)], ignore_index=True)
     _write(paired, out / "paired_differences.parquet")
     progress("performance per modality-availability pattern")
     main = predictions[predictions["model"] == DEFAULT_MODEL]

@@ -169,7 +169,10 @@ def read_evaluation(folder: Path) -> Evaluation:
     else:
         paired = tables.get("paired_differences")
         if paired is not None and len(paired):
-            default = str(paired["model"].astype(str).value_counts().index[0])
+            references = paired["model"].astype(str)
+            references = references[references != ORACLE_MODEL]
+            default = str((references if len(references) else paired["model"].astype(str))
+                          .value_counts().index[0])
         elif models:
             default = models[0]
         else:

@@ -30,7 +30,8 @@ Only ``performance`` is required; a missing optional file omits its part of the 
 a one-line note. The section shows, in order: the headline (the default model's external
 C-index for OS and PFS and ORR AUC with 95 % CIs, next to the simulator's oracle and the share
 of the way from chance to the oracle, (C − 0.5) / (oracle − 0.5)); discrimination per endpoint
-(table and forest plot, model × cohort); ΔC of the default model against each comparator; the
+(table and forest plot, model × cohort); ΔC of the default model against each comparator (and,
+when the oracle was scored, the oracle's ΔC against the same comparators: the power reference); the
 availability-pattern table; Kaplan–Meier curves of the frozen risk groups in every external and
 temporal test cohort (numbers at risk, log-rank p; :func:`hccfusion.evaluation.survival_curves.
 kaplan_meier`, :func:`hccfusion.evaluation.logrank.logrank_test`); modality Shapley values and
@@ -178,6 +179,15 @@ def _paired_blocks(ev: Evaluation) -> list[Any]:
             name=f"delta_{endpoint}", data=data,
             draw=lambda d=data: plot_model_forest(
                 d, reference=0.0, xlabel=f"Δ ({ev.default_model} − comparator), 95% CI")))
+    power = paired[(paired["model"].astype(str) == ORACLE_MODEL)
+                   & ~paired["comparator"].astype(str).str.startswith(f"{ev.default_model}[")]
+    if not power.empty:
+        blocks.append(TableBlock(
+            "Power reference: the simulator's true risk (oracle) minus each comparator, on the "
+            "same patients and resamples. Where even this interval includes 0, the cohort is too "
+            "small for any model to be shown better than that comparator",
+            _sorted(power, default_model=ev.default_model, by=("comparator",)),
+            "paired_differences_oracle", FORMATS))
     return blocks
 
 
