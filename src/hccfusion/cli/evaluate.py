@@ -19,8 +19,9 @@ def command(
                                      help="Modality Shapley values and clinical SHAP."),
 ) -> None:
     """C-index / AUC with bootstrap CIs for every model, endpoint and held-out cohort; paired
-    differences of the multimodal model against every comparator; per-availability-pattern
-    performance; modality and clinical-variable attributions."""
+    differences of the multimodal model against every comparator (with --oracle, also of the
+    true risk against them: the power reference); per-availability-pattern performance;
+    modality and clinical-variable attributions."""
     from rich.console import Console
     from rich.table import Table
 
