@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_crf.py
 	$(PY) benchmarks/bench_endpoints.py
 	$(PY) benchmarks/bench_concordance.py
+	$(PY) benchmarks/bench_deid.py
 	$(PY) benchmarks/bench_imaging.py
 	$(PY) benchmarks/bench_pathology.py
 	$(PY) benchmarks/bench_mechanism.py

@@ -162,3 +162,19 @@ def test_requires_a_key_object_and_patients(study_tables, key, tmp_path):
     del study_tables["patients"]
     with pytest.raises(DataError, match="patients table is required"):
         export_deidentified(study_tables, key=key, out=tmp_path / "b")
+
+
+def test_leak_check_finds_exactly_the_cells_a_substring_search_finds():
+    import random
+
+    from hccfusion.deid.export import _contains_any
+
+    rng = random.Random(3)
+    alphabet = "ab王伟-01 X"
+    for _ in range(300):
+        cells = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+                 for _ in range(rng.randint(0, 4))]
+        needles = {"".join(rng.choice(alphabet) for _ in range(rng.randint(2, 14)))
+                   for _ in range(rng.randint(0, 5))}
+        expected = any(n in cell for cell in cells for n in needles)
+        assert _contains_any(cells, needles) is expected, (cells, needles)

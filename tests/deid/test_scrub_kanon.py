@@ -30,6 +30,63 @@ def test_known_identifiers_are_removed_also_when_spaced():
     assert out == "[REDACTED] and [REDACTED], tel [REDACTED]"
 
 
+def _every_pattern(text: str, identifiers: list[str], replacements: dict[str, str]) -> str:
+    """The scrub as it was before the substring lookup: every value's pattern on the text."""
+    import re
+
+    from hccfusion.deid import scrub
+
+    out = text
+    for value in sorted({v.strip() for v in identifiers}, key=len, reverse=True):
+        if len(value) >= 2:
+            chars = [re.escape(c) for c in value if not c.isspace() and c != "-"]
+            out = re.compile(r"[\s-]*".join(chars), re.IGNORECASE).sub("[REDACTED]", out)
+    pending: list[str] = []
+    for original, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
+        pattern = rf"(?<![A-Za-z0-9]){re.escape(original)}(?![A-Za-z0-9])"
+        if original and re.search(pattern, out):
+            out = re.sub(pattern, f"\x00{len(pending)}\x00", out)
+            pending.append(new)
+    for regex, tag in ((scrub._RECORD, "[RECORD]"), (scrub._NATIONAL_ID, "[ID]"),
+                       (scrub._PHONE, "[PHONE]"), (scrub._DATES, "[DATE]"),
+                       (scrub._DIGIT_RUN, "[NUMBER]")):
+        out = regex.sub(tag, out)
+    return re.sub("\x00(\\d+)\x00", lambda m: pending[int(m.group(1))], out)
+
+
+def test_indexed_scrub_finds_exactly_what_every_pattern_finds():
+    # Mixed case, CJK, spaces and dashes typed between characters, the characters that
+    # re.IGNORECASE pairs beyond str.lower() (Kelvin sign, long s, dotless i, sharp s, micro),
+    # identifiers that overlap or hide in one another, and IDs inside longer tokens.
+    import random
+
+    rng = random.Random(7)
+    alphabet = "abkSIiWX王秀英张伟 -0123\u212a\u017f\u0131\u0130\u00df\u00b5\u03bc"
+    simple = "abkSIiWX王秀英张伟 -0123"
+    twins = {"k": "\u212a", "s": "\u017f", "S": "\u017f", "I": "\u0131", "i": "\u0131"}
+    for _ in range(600):
+        # half the texts are plain ASCII and CJK, and their identifiers may be written with
+        # the look-alike characters that still match them under re.IGNORECASE
+        letters = simple if rng.random() < 0.5 else alphabet
+        text = "".join(rng.choice(letters) for _ in range(rng.randint(0, 30)))
+        ids = []
+        for _ in range(rng.randint(1, 6)):
+            if text and rng.random() < 0.7:
+                i = rng.randrange(len(text))
+                piece = text[i:i + rng.randint(2, 6)]
+                piece = "".join(c.swapcase() if rng.random() < 0.3 else c for c in piece)
+                piece = "".join(twins.get(c, c) if rng.random() < 0.3 else c for c in piece)
+                ids.append(piece.replace(" ", "") if rng.random() < 0.5 else piece)
+            else:
+                ids.append("".join(rng.choice(alphabet) for _ in range(rng.randint(2, 5))))
+        originals = [f"WX-{rng.randint(0, 12):04d}" for _ in range(rng.randint(0, 4))]
+        text += " " + " ".join(rng.choice(originals + ["WX-00011", "xWX-0003"])
+                               for _ in range(rng.randint(0, 3)))
+        replacements = {o: f"P-{k:016x}" for k, o in enumerate(originals)}
+        assert scrub_text(text, identifiers=ids, replacements=replacements) == _every_pattern(
+            text, ids, replacements), (text, ids, replacements)
+
+
 def test_replacements_are_whole_tokens_and_survive_the_patterns():
     out = scrub_text("WX-0001 vs WX-00011", replacements={"WX-0001": "P-1234567890abcdef"})
     assert out == "P-1234567890abcdef vs WX-00011"
