@@ -60,15 +60,6 @@ def _folded_value(value: str) -> str | None:
     return _squash(value).lower() if _case_simple(value) else None
 
 
-def _may_contain(folded: str | None, value: str) -> bool:
-    """Cheap necessary condition for ``_loose(value)`` to match the text whose squashed,
-    lowered form is ``folded`` (None: the text is not case-simple, so no shortcut)."""
-    if folded is None:
-        return True
-    key = _folded_value(value)
-    return key is None or key in folded
-
-
 def _substrings(text: str, lengths: Iterable[int]) -> set[str]:
     """Every substring of ``text`` of each of ``lengths``."""
     return {text[i:i + n] for n in lengths for i in range(len(text) - n + 1)}
