@@ -488,6 +488,16 @@ def test_model_card_reads_the_fused_config_inside_experts_and_ensembles(tmp_path
         modalities=["clinical", "pathology"])))
     assert ("over the pathology bag means and SDs (each tile feature averaged over the "
             "patient's slides, and its SD over the tiles); an expert") in card
+    wrapped["experts"]["clinical+pathology_linear"] = {"linear_joint": [
+        {"modality": "clinical", "in_dim": 3},
+        {"modality": "pathology", "in_dim": 3, "summary": "mean_sd"}]}
+    card = render_model_card(read_bundle(_write(
+        tmp_path / "joint", model_config=wrapped, endpoints=["os", "pfs"],
+        modalities=["clinical", "pathology"])))
+    assert ("and over the clinical variables and the pathology bag means and SDs (each tile "
+            "feature averaged over the patient's slides, and its SD over the tiles) together "
+            "(one model); an expert votes only for patients who have its modality (all of its "
+            "modalities, for a model over several)") in card
 
 
 def test_model_card_states_the_skill_shrinkage_of_the_expert_weights(tmp_path):
@@ -496,7 +506,8 @@ def test_model_card_states_the_skill_shrinkage_of_the_expert_weights(tmp_path):
     card = render_model_card(read_bundle(_write(
         tmp_path / "b", model_config=wrapped, training_config=training,
         endpoints=["os", "pfs"], modalities=["clinical", "pathology"])))
-    assert ("an expert votes only for patients who have its modality. Each skill (C or AUC "
+    assert ("an expert votes only for patients who have its modality (all of its modalities, "
+            "for a model over several). Each skill (C or AUC "
             "minus 1/2) is shrunk toward none by n / (n + 100), n being the patients it was "
             "measured on") in card
     assert "votes for PFS" not in card                   # no os_for_pfs buffer

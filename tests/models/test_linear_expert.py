@@ -10,9 +10,9 @@ torch = pytest.importorskip("torch")
 
 from hccfusion.errors import UsageError  # noqa: E402
 from hccfusion.models.experts import ExpertsNet, build_net  # noqa: E402
-from hccfusion.models.linear_expert import LinearExpert  # noqa: E402
+from hccfusion.models.linear_expert import JointLinearExpert, LinearExpert  # noqa: E402
 from hccfusion.models.multimodal import build_model  # noqa: E402
-from tests.models.test_conformance import _batch, _config  # noqa: E402
+from tests.models.test_conformance import D_PATH, _batch, _config  # noqa: E402
 from tests.models.test_experts import _single  # noqa: E402
 
 
@@ -145,3 +145,95 @@ def test_bad_linear_experts_are_usage_errors():
         LinearExpert.from_config({"linear": {"modality": "clinical"}})
     with pytest.raises(UsageError, match="linear expert config"):
         LinearExpert.from_config({"linear": {"modality": "clinical", "in_dim": 3, "x": 1}})
+
+
+def _joint(p_clin, d_path, summary="mean_sd"):
+    g = torch.Generator().manual_seed(7)
+    expert = JointLinearExpert([{"modality": "clinical", "in_dim": p_clin},
+                                {"modality": "pathology", "in_dim": d_path,
+                                 "summary": summary}])
+    width = p_clin + 2 * d_path
+    expert.set_input_scaling("pathology", torch.randn(2 * d_path, generator=g),
+                             torch.rand(2 * d_path, generator=g) + 0.5)
+    expert.set_coefficients("os", torch.randn(width, generator=g))
+    expert.set_coefficients("response", torch.randn(width, generator=g), intercept=-0.3)
+    return expert.eval()
+
+
+def test_a_joint_expert_reads_each_modality_as_its_own_expert_would_side_by_side():
+    batch = _batch(8, seed=11)
+    x, bags = batch["clinical"], batch["pathology"]
+    expert = _joint(x.shape[1], D_PATH)
+    assert expert.modalities == ("clinical", "pathology")
+    reader = expert.readers[1]
+    have = [i for i, b in enumerate(bags) if len(b)]
+    sub = {"clinical": x[have], "pathology": [bags[i] for i in have]}
+    summaries = torch.stack([torch.cat([bags[i].mean(0), bags[i].std(0, unbiased=False)])
+                             for i in have])
+    expected = torch.cat([x[have], (summaries - reader.input_center) / reader.input_scale], 1)
+    assert torch.allclose(expert.features(sub), expected, atol=1e-5)
+    out = expert(sub)
+    assert torch.allclose(out.risk["os"], expected @ expert.coef[0], atol=1e-4)
+    assert torch.allclose(out.response_logit, expected @ expert.coef[2] - 0.3, atol=1e-4)
+    assert torch.isnan(out.risk["pfs"]).all()               # never fitted: no vote
+    one = expert({"clinical": x[have[:1]], "pathology": [bags[have[0]]]})
+    assert one.risk["os"].shape == (1,)                     # a batch of one
+    rebuilt = build_net(json.loads(json.dumps(expert.config)))
+    assert isinstance(rebuilt, JointLinearExpert)
+    rebuilt.load_state_dict(expert.state_dict(), strict=True)
+    assert torch.equal(rebuilt.eval()(sub).risk["os"], out.risk["os"])
+
+
+def test_in_experts_a_joint_expert_votes_only_for_patients_with_all_its_modalities():
+    torch.manual_seed(0)
+    fused = build_model(_config())
+    batch = _batch(12, seed=13)
+    joint = _joint(batch["clinical"].shape[1], D_PATH)
+    net = ExpertsNet(fused, {"clinical+pathology_linear": joint,
+                             "clinical_linear": _linear(batch["clinical"].shape[1])}).eval()
+    assert list(net.experts) == ["clinical_linear", "clinical+pathology_linear"]
+    with torch.no_grad():
+        _, values = net.component_values(batch)
+    both = batch["available"][:, 0] & batch["available"][:, 2]
+    assert bool(both.any()) and not bool(both.all())
+    assert torch.isnan(values[2, ~both]).all()
+    with torch.no_grad():
+        direct = joint({"clinical": batch["clinical"][both],
+                        "pathology": [b for b, k in zip(batch["pathology"], both) if k]})
+    assert torch.allclose(values[2, both, 0], direct.risk["os"], atol=1e-6)
+    # hiding pathology (an ablation) silences it
+    hidden = dict(batch, available=batch["available"].clone())
+    hidden["available"][:, 2] = False
+    with torch.no_grad():
+        _, values = net.component_values(hidden)
+    assert torch.isnan(values[2]).all()
+    rebuilt = build_net(json.loads(json.dumps(net.config)))
+    rebuilt.load_state_dict(net.state_dict(), strict=True)
+    with torch.no_grad():
+        for a, b in zip(net(batch).risk.values(), rebuilt.eval()(batch).risk.values(),
+                        strict=True):
+            assert torch.equal(a, b)
+
+
+def test_bad_joint_linear_experts_are_usage_errors():
+    fused = build_model(_config())
+    part = {"modality": "clinical", "in_dim": 3}
+    with pytest.raises(UsageError, match="at least two parts"):
+        JointLinearExpert([part])
+    with pytest.raises(UsageError, match="each modality once"):
+        JointLinearExpert([part, part])
+    joint = JointLinearExpert([part, {"modality": "omics", "in_dim": 2}])
+    with pytest.raises(UsageError, match="named after its modality"):
+        ExpertsNet(fused, {"clinical_linear": joint})
+    with pytest.raises(UsageError, match="must see 'clinical', 'pathology' only"):
+        ExpertsNet(fused, {"clinical+pathology_linear": joint})
+    config = _config()
+    del config["modalities"]["omics"]
+    with pytest.raises(UsageError, match="reads 'omics', which is not one of the fused net"):
+        ExpertsNet(build_model(config), {"clinical+omics_linear": joint})
+    with pytest.raises(UsageError, match="reads .'clinical', 'omics'., not 'pathology'"):
+        joint.set_input_scaling("pathology", [0.0], [1.0])
+    with pytest.raises(UsageError, match="joint linear expert config"):
+        JointLinearExpert.from_config({"linear_joint": [part], "x": 1})
+    with pytest.raises(UsageError, match="5 finite coefficients"):
+        joint.set_coefficients("os", [1.0, 0.0])

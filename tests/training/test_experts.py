@@ -39,6 +39,7 @@ def test_every_modality_with_enough_training_patients_gets_an_expert(study, fitt
     assert "omics" in fitted.modalities and "omics" not in expected
     linear = [f"{m}_linear" for m in ("clinical", "pathology") if m in expected]
     assert linear == ["clinical_linear", "pathology_linear"]
+    linear.append("clinical+pathology_linear")          # the joint one comes last
     assert list(fitted.net.experts) == expected + linear == fitted.extra["experts"]
     # each expert net was trained on the training patients who have its modality
     history = fitted.history
@@ -216,10 +217,70 @@ def test_pathology_linear_expert_reads_the_standardised_bag_summaries_of_those_w
 def test_linear_modalities_choose_which_linear_experts_are_fitted(study):
     train, val, _ = split_ids(study, n_train=70, n_val=15)
     clinical_only = fit_model(study, train_ids=train, val_ids=val, training=QUICK,
-                              model=MODEL.model_copy(update={"linear_modalities": ("clinical",)}))
+                              model=MODEL.model_copy(update={"linear_modalities": ("clinical",),
+                                                             "linear_joint": ()}))
     assert [n for n in clinical_only.net.experts if n.endswith("_linear")] == ["clinical_linear"]
     with pytest.raises(UsageError, match="unknown linear-expert modality .genomics."):
         ModelConfig(linear_modalities=("genomics",))
+    # the joint model is chosen on its own, in modality order
+    joint_only = fit_model(study, train_ids=train, val_ids=val, training=QUICK,
+                           model=MODEL.model_copy(update={
+                               "linear_modalities": (),
+                               "linear_joint": ("pathology", "clinical")}))
+    assert [n for n in joint_only.net.experts if n.endswith("_linear")] \
+        == ["clinical+pathology_linear"]
+    with pytest.raises(ValueError, match="at least two modalities"):
+        ModelConfig(linear_joint=("clinical",))
+    with pytest.raises(ValueError, match="at least two modalities"):
+        ModelConfig(linear_joint=("clinical", "clinical"))
+    assert ModelConfig(linear_joint=("omics", "clinical")).linear_joint == ("clinical", "omics")
+
+
+def test_joint_linear_expert_is_the_elastic_net_over_both_reads_of_those_who_have_both(
+        study, fitted):
+    """Its coefficients are fit_coxnet_cv's / fit_logistic_cv's on the preprocessed clinical
+    matrix beside the standardised bag summaries, over the training and validation patients
+    who have both; its weights are the cross-validated skill, shrunk; it votes only for
+    patients who have both."""
+    from hccfusion.training.elastic_net import fit_coxnet_cv, fit_logistic_cv
+    from hccfusion.training.experts import LINEAR_L1_RATIO
+
+    fit_ids = list(fitted.train_ids) + list(fitted.val_ids)
+    batch = make_batch(fitted, study, fit_ids)
+    have = batch["available"][:, [fitted.modalities.index(m)
+                                  for m in ("clinical", "pathology")]].numpy().all(axis=1)
+    assert 0 < have.sum() < len(fit_ids)
+    rows = np.flatnonzero(have)
+    bags = [batch["pathology"][i].numpy().astype(np.float64) for i in rows]
+    summary = np.stack([np.concatenate([b.mean(axis=0), b.std(axis=0)]) for b in bags])
+    center, sd = summary.mean(axis=0), summary.std(axis=0)
+    sd = np.where(sd > 1e-8, sd, 1.0)
+    x = np.hstack([batch["clinical"].numpy()[rows].astype(np.float64), (summary - center) / sd])
+    joint = fitted.net.experts["clinical+pathology_linear"]
+    assert joint.modalities == ("clinical", "pathology")
+    reader = joint.readers[1]
+    np.testing.assert_allclose(reader.input_center.numpy(), center, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(reader.input_scale.numpy(), sd, rtol=1e-5)
+    t = study.targets.loc[[fit_ids[i] for i in rows]]
+    row = 1 + list(fitted.net.experts).index("clinical+pathology_linear")
+    for k, ep in enumerate(("os", "pfs")):
+        ref = fit_coxnet_cv(x, t[f"{ep}_time"].to_numpy(float), t[f"{ep}_event"].to_numpy(bool),
+                            l1_ratio=LINEAR_L1_RATIO, folds=5, seed=QUICK.seed)
+        np.testing.assert_allclose(joint.coef[k].numpy(), ref.coef, atol=1e-5)
+        skill = shrunk(ref.cv_c, len(rows)) if np.any(ref.coef) else 0.0
+        assert float(fitted.net.weight[row, k]) == pytest.approx(skill, abs=1e-6)
+    y = t["orr"].to_numpy(float)
+    ok = np.isfinite(y)
+    ref = fit_logistic_cv(x[ok], y[ok], l1_ratio=LINEAR_L1_RATIO, folds=5, seed=QUICK.seed)
+    np.testing.assert_allclose(joint.coef[2].numpy(), ref.coef, atol=1e-5)
+    assert bool(joint.fitted[0])        # the synthetic OS has clinical signal
+    with torch.no_grad():
+        _, values = fitted.net.component_values(batch)
+        direct = joint.features({"clinical": batch["clinical"][torch.as_tensor(have)],
+                                 "pathology": [batch["pathology"][i] for i in rows]})
+    np.testing.assert_allclose(direct.numpy(), x, rtol=1e-4, atol=1e-4)
+    assert torch.isnan(values[row, ~torch.as_tensor(have)]).all()
+    assert torch.isfinite(values[row, torch.as_tensor(have), 0]).all()
 
 
 def test_a_repeated_linear_fit_is_served_from_the_cache_and_equals_a_fresh_one(study, fitted):

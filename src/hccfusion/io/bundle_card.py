@@ -29,6 +29,11 @@ _LINEAR_INPUTS = {"clinical": "the clinical variables",
 
 
 def _linear_input(modality: str, config: Any) -> str:
+    parts = config.get("linear_joint") if isinstance(config, Mapping) else None
+    if isinstance(parts, list) and parts:
+        reads = [_linear_input(str(p.get("modality")), {"linear": p}) if isinstance(p, Mapping)
+                 else str(p) for p in parts]
+        return f"{', '.join(reads[:-1])} and {reads[-1]} together (one model)"
     spec = config.get("linear") if isinstance(config, Mapping) else None
     summary = spec.get("summary", "mean") if isinstance(spec, Mapping) else "mean"
     key = modality if summary == "mean" else f"{modality}/{summary}"
@@ -186,7 +191,8 @@ def render_model_card(bundle: ModelBundle) -> str:
                      f"averaged (on the scale of each one's training predictions, weighted by "
                      f"each one's skill on the inner-validation patients) with those of "
                      f"{' and '.join(parts)}; an expert votes only for patients who have its "
-                     f"modality.{_shrinkage_prose(b)}{_os_vote_prose(b)}")
+                     f"modality (all of its modalities, for a model over several)."
+                     f"{_shrinkage_prose(b)}{_os_vote_prose(b)}")
     n_weights = b.meta.get("n_weights", sum(t.numel() for t in b.state_dict.values()))
     lines.append(f"- Weights: {n_weights} numbers (parameters and buffers).")
     lines.append("- Outputs:")

@@ -27,7 +27,10 @@ off, and a bundle written before it existed loads with 0).
 A :class:`~hccfusion.models.linear_expert.LinearExpert` (named ``"<modality>_linear"``) votes
 the same way: an elastic-net model over one modality — the clinical variables, which it ranks
 patients in another centre by better than any net that spreads weight over every variable, or
-a summary of the pathology bags (means, and by default the SDs over the tiles).
+a summary of the pathology bags (means, and by default the SDs over the tiles). So does a
+:class:`~hccfusion.models.linear_expert.JointLinearExpert` (``"clinical+pathology_linear"``):
+one elastic-net model over several modalities together, which votes only for patients who
+have all of them.
 """
 
 from __future__ import annotations
@@ -73,6 +76,10 @@ def build_net(config: Mapping[str, Any]) -> nn.Module:
         from hccfusion.models.linear_expert import LinearExpert
 
         return LinearExpert.from_config(config)
+    if "linear_joint" in config:
+        from hccfusion.models.linear_expert import JointLinearExpert
+
+        return JointLinearExpert.from_config(config)
     if "ensemble_size" in config:
         from hccfusion.models.ensemble import build_ensemble
 
@@ -99,12 +106,16 @@ class ExpertsNet(nn.Module):
     experts : mapping of str to torch.nn.Module
         Modality name → a net (or ensemble) whose only modality is that one; each must be one
         of ``fused``'s modalities. ``"<modality>_linear"`` → a
-        :class:`~hccfusion.models.linear_expert.LinearExpert` over that modality.
+        :class:`~hccfusion.models.linear_expert.LinearExpert` over that modality;
+        ``"<modality>+<modality>..._linear"`` → a
+        :class:`~hccfusion.models.linear_expert.JointLinearExpert` over those modalities, in
+        that order.
 
     Attributes
     ----------
     center, scale, weight : torch.Tensor
-        ``[1 + E, 3]`` buffers (fused first, then the experts in modality order): mean and SD
+        ``[1 + E, 3]`` buffers (fused first, then the experts in modality order, joint
+        linear experts last): mean and SD
         of each component's OS and PFS log-risk and response logit on the training patients,
         and each component's weight in the average; set by :meth:`set_scales` (until then 0,
         1 and 1: an equal-weight average).
@@ -117,22 +128,27 @@ class ExpertsNet(nn.Module):
         super().__init__()
         self.fused = fused
         self.modalities = tuple(fused.modalities)
-        from hccfusion.models.linear_expert import LinearExpert
+        from hccfusion.models.linear_expert import JointLinearExpert, LinearExpert
 
+        joint = [name for name, e in experts.items() if isinstance(e, JointLinearExpert)]
         order = [m for m in MODALITY_ORDER if m in experts] \
-            + [f"{m}_linear" for m in MODALITY_ORDER if f"{m}_linear" in experts]
+            + [f"{m}_linear" for m in MODALITY_ORDER if f"{m}_linear" in experts] + joint
         for name, expert in experts.items():
-            linear = isinstance(expert, LinearExpert)
-            modality = name.removesuffix("_linear") if linear else name
-            if name not in order or linear != name.endswith("_linear"):
+            linear = isinstance(expert, (LinearExpert, JointLinearExpert))
+            seen = tuple(name.removesuffix("_linear").split("+")) if linear else (name,)
+            if name not in order or linear != name.endswith("_linear") \
+                    or (len(seen) > 1) != isinstance(expert, JointLinearExpert):
                 raise UsageError(f"Expert '{name}' must be named after its modality (a linear "
-                                 "expert '<modality>_linear').")
-            if modality not in self.modalities:
-                raise UsageError(f"Expert '{name}' is not one of the fused net's modalities "
-                                 f"({', '.join(self.modalities)}).")
-            if tuple(expert.modalities) != (modality,):
-                raise UsageError(f"Expert '{name}' must see '{modality}' only. Got modalities "
-                                 f"{tuple(expert.modalities)} instead.")
+                                 "expert '<modality>_linear', a joint one "
+                                 "'<modality>+<modality>..._linear').")
+            stray = [m for m in seen if m not in self.modalities]
+            if stray:
+                what = "is" if len(seen) == 1 else f"reads '{stray[0]}', which is"
+                raise UsageError(f"Expert '{name}' {what} not one of the fused net's "
+                                 f"modalities ({', '.join(self.modalities)}).")
+            if tuple(expert.modalities) != seen:
+                raise UsageError(f"Expert '{name}' must see {', '.join(map(repr, seen))} only. "
+                                 f"Got modalities {tuple(expert.modalities)} instead.")
         self.experts = nn.ModuleDict({name: experts[name] for name in order})
         n = 1 + len(order)
         self.register_buffer("center", torch.zeros(n, len(COMBINED_OUTPUTS)))
@@ -175,12 +191,12 @@ class ExpertsNet(nn.Module):
                                      torch.ones_like(scale)))
         self.weight.copy_(weight)
 
-    def _expert_batch(self, batch: Mapping[str, object], name: str,
+    def _expert_batch(self, batch: Mapping[str, object], names: tuple[str, ...],
                       rows: torch.Tensor) -> dict[str, object]:
         idx = rows.nonzero().flatten().tolist()
-        m = self.modalities.index(name)
-        sub: dict[str, object] = {"available": batch["available"][rows][:, m:m + 1]}
-        for key in (name, f"{name}_groups"):
+        cols = [self.modalities.index(name) for name in names]
+        sub: dict[str, object] = {"available": batch["available"][rows][:, cols]}
+        for key in (k for name in names for k in (name, f"{name}_groups")):
             if key in batch:
                 value = batch[key]
                 sub[key] = [value[i] for i in idx] if isinstance(value, (list, tuple)) \
@@ -191,17 +207,17 @@ class ExpertsNet(nn.Module):
 
     def component_values(self, batch: Mapping[str, object]
                          ) -> tuple[MultimodalOutput, torch.Tensor]:
-        """The fused output and ``[1 + E, B, 3]`` raw component values (NaN where an expert's
-        modality is unavailable)."""
+        """The fused output and ``[1 + E, B, 3]`` raw component values (NaN where one of an
+        expert's modalities is unavailable)."""
         out = self.fused(batch)
         b = out.available.shape[0]
         values = [_values(out, b)]
         for expert in self.experts.values():
-            modality = expert.modalities[0]
-            rows = out.available[:, self.modalities.index(modality)]
+            seen = tuple(expert.modalities)
+            rows = out.available[:, [self.modalities.index(m) for m in seen]].all(dim=1)
             v = torch.full((b, len(COMBINED_OUTPUTS)), float("nan"))
             if bool(rows.any()):
-                v[rows] = _values(expert(self._expert_batch(batch, modality, rows)),
+                v[rows] = _values(expert(self._expert_batch(batch, seen, rows)),
                                   int(rows.sum()))
             values.append(v)
         return out, torch.stack(values)

@@ -37,8 +37,8 @@ from torch import nn
 from hccfusion.errors import UsageError
 from hccfusion.models.experts import COMBINED_OUTPUTS
 
-__all__ = ["BAG_MODALITIES", "BAG_SUMMARIES", "LinearExpert", "LinearOutput", "bag_means",
-           "bag_summaries"]
+__all__ = ["BAG_MODALITIES", "BAG_SUMMARIES", "JointLinearExpert", "LinearExpert", "LinearOutput",
+           "bag_means", "bag_summaries", "joint_expert_name"]
 
 
 @dataclass
@@ -196,8 +196,88 @@ class LinearExpert(nn.Module):
         return x.to(self.coef.dtype)
 
     def forward(self, batch: Mapping[str, Any]) -> LinearOutput:
-        values = self.features(batch) @ self.coef.T + self.intercept         # [B, 3]
-        values = torch.where(self.fitted[None, :], values,
-                             torch.full_like(values, float("nan")))
-        return LinearOutput(risk={"os": values[:, 0], "pfs": values[:, 1]},
-                            response_logit=values[:, 2])
+        return _linear_output(self, self.features(batch))
+
+
+def _linear_output(expert: LinearExpert | JointLinearExpert, x: torch.Tensor) -> LinearOutput:
+    values = x @ expert.coef.T + expert.intercept                        # [B, 3]
+    values = torch.where(expert.fitted[None, :], values, torch.full_like(values, float("nan")))
+    return LinearOutput(risk={"os": values[:, 0], "pfs": values[:, 1]},
+                        response_logit=values[:, 2])
+
+
+def joint_expert_name(modalities: tuple[str, ...] | list[str]) -> str:
+    """The expert name of a joint linear model: ``"clinical+pathology_linear"``."""
+    return "+".join(modalities) + "_linear"
+
+
+class JointLinearExpert(nn.Module):
+    """Linear predictors over several modalities at once: each modality read as its own
+    :class:`LinearExpert` reads it (a vector as preprocessed, a pathology bag as its
+    standardised summary), the reads concatenated in the order given.
+
+    Experts fitted one modality at a time each estimate a modality's marginal effect, and
+    averaging them counts twice what two modalities share (a tumour marker and the tumour
+    biology behind it): on the simulated 2,000-patient study, an elastic-net Cox model over the
+    clinical variables and the pathology bag summaries together, trained in one centre, ranks
+    PFS in the other at C 0.692 where the pathology one alone reaches 0.666 and the clinical
+    one 0.633. It votes like any expert, only for patients who have all its modalities.
+
+    Parameters
+    ----------
+    parts : sequence of mapping
+        One ``{"modality": m, "in_dim": p[, "summary": s]}`` per modality, at least two,
+        distinct (the :class:`LinearExpert` arguments).
+
+    Attributes
+    ----------
+    readers : torch.nn.ModuleList
+        One :class:`LinearExpert` per part, used only to read its modality (its input scaling
+        buffers are this expert's; its own coefficients stay unfitted).
+    coef, intercept, fitted : torch.Tensor
+        As :class:`LinearExpert`'s, over the concatenated width.
+    """
+
+    def __init__(self, parts: Any) -> None:
+        super().__init__()
+        if not isinstance(parts, (list, tuple)) or len(parts) < 2 \
+                or not all(isinstance(p, Mapping) for p in parts):
+            raise UsageError("A joint linear expert needs a list of at least two parts, each "
+                             "{'modality': ..., 'in_dim': ...[, 'summary': ...]}. Got "
+                             f"{parts!r} instead.")
+        self.readers = nn.ModuleList(LinearExpert.from_config({"linear": dict(p)})
+                                     for p in parts)
+        self.modalities = tuple(r.modalities[0] for r in self.readers)
+        if len(set(self.modalities)) != len(self.modalities):
+            raise UsageError(f"A joint linear expert reads each modality once. Got "
+                             f"{list(self.modalities)} instead.")
+        self.width = sum(r.width for r in self.readers)
+        self.register_buffer("coef", torch.zeros(len(COMBINED_OUTPUTS), self.width))
+        self.register_buffer("intercept", torch.zeros(len(COMBINED_OUTPUTS)))
+        self.register_buffer("fitted", torch.zeros(len(COMBINED_OUTPUTS), dtype=torch.bool))
+        self.config = {"linear_joint": [r.config["linear"] for r in self.readers]}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> JointLinearExpert:
+        """Rebuild from :attr:`config` (``{"linear_joint": [part, ...]}``)."""
+        if not isinstance(config, Mapping) or set(config) != {"linear_joint"}:
+            raise UsageError("A joint linear expert config must be {'linear_joint': [part, "
+                             f"...]}}. Got {config!r} instead.")
+        return cls(config["linear_joint"])
+
+    set_coefficients = LinearExpert.set_coefficients
+
+    def set_input_scaling(self, modality: str, center: Any, scale: Any) -> None:
+        """Set the standardisation of one bag modality's summaries (see
+        :meth:`LinearExpert.set_input_scaling`)."""
+        if modality not in self.modalities:
+            raise UsageError(f"This joint linear expert reads {list(self.modalities)}, not "
+                             f"'{modality}'.")
+        self.readers[self.modalities.index(modality)].set_input_scaling(center, scale)
+
+    def features(self, batch: Mapping[str, Any]) -> torch.Tensor:
+        """The ``[B, q]`` matrix: each part's read, side by side."""
+        return torch.cat([r.features(batch).to(self.coef.dtype) for r in self.readers], dim=1)
+
+    def forward(self, batch: Mapping[str, Any]) -> LinearOutput:
+        return _linear_output(self, self.features(batch))

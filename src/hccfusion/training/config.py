@@ -68,6 +68,10 @@ class ModelConfig(_Strict):
     linear_modalities: tuple[str, ...] = Field(
         ("clinical", "pathology"), description="the modalities that get a linear expert "
         "(pathology: over a bag summary, linear_bag_summary)")
+    linear_joint: tuple[str, ...] = Field(
+        ("clinical", "pathology"), description="with linear_expert: one more elastic-net "
+        "model over these modalities together (each read as its own linear expert reads it), "
+        "voting for the patients who have all of them; () for none")
     linear_bag_summary: Literal["mean", "mean_sd"] = Field(
         "mean_sd", description="what the pathology linear expert reads of a bag: the mean "
         "instance, or the mean and the SD of each feature over the instances (tile "
@@ -97,6 +101,15 @@ class ModelConfig(_Strict):
     @classmethod
     def _linear_modalities(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return _in_modality_order(value, "linear-expert modality")
+
+    @field_validator("linear_joint")
+    @classmethod
+    def _linear_joint(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        value = _in_modality_order(value, "joint linear-expert modality")
+        if len(value) == 1:
+            raise ValueError("a joint linear expert reads at least two modalities (or none: "
+                             f"()); got only {value[0]!r}")
+        return value
 
     @field_validator("wide")
     @classmethod

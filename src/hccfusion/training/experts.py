@@ -28,6 +28,14 @@ training patients who have the modality (training and inner-validation share: a 
 has no epochs to stop on them), and each one's weight is its cross-validated C or AUC minus ½,
 shrunk in the same way (n: the patients of its cross-validation).
 
+With ``ModelConfig.linear_joint`` (by default clinical and pathology) one more elastic-net
+model reads those modalities together, each as its own linear expert reads it
+(:class:`~hccfusion.models.linear_expert.JointLinearExpert`), fitted, cross-validated and
+weighted the same way on the training patients who have all of them. Separate experts each
+estimate one modality's marginal effects, so what two modalities share (a tumour marker and
+the biology behind it) is counted by both; the joint model estimates each variable's effect
+given the others.
+
 With ``ModelConfig.os_votes_for_pfs`` each component's OS log-risk also votes for PFS
 (progression-free survival ends at death too, so an OS model ranks PFS; on the simulated
 800-patient study the clinical elastic-net OS model ranked PFS in the other centre as well as
@@ -45,7 +53,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hccfusion.models.experts import COMBINED_OUTPUTS
-from hccfusion.models.linear_expert import BAG_MODALITIES, bag_summaries
+from hccfusion.errors import UsageError
+from hccfusion.models.linear_expert import BAG_MODALITIES, bag_summaries, joint_expert_name
 from hccfusion.training.config import ModelConfig, TrainingConfig
 
 if TYPE_CHECKING:
@@ -108,25 +117,28 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
     batch = make_batch(fitted, data, fit_ids)
     linear_skill: dict[str, np.ndarray] = {}
     prior = model.skill_prior_patients
-    for m in (model.linear_modalities if model.linear_expert else ()):
-        if m not in fitted.modalities:
+    linear = [(m,) for m in model.linear_modalities] if model.linear_expert else []
+    joint = tuple(m for m in fitted.modalities if m in model.linear_joint)
+    if model.linear_expert and len(joint) > 1 and len(joint) == len(set(model.linear_joint)):
+        linear.append(joint)                   # in the model's modality order
+    for group in linear:
+        if any(m not in fitted.modalities for m in group):
             continue
-        have = batch["available"][:, fitted.modalities.index(m)].numpy()
-        if have.sum() < MIN_EXPERT_PATIENTS:
+        have = batch["available"][:, [fitted.modalities.index(m) for m in group]].numpy()
+        rows_m = np.flatnonzero(have.all(axis=1))
+        if len(rows_m) < MIN_EXPERT_PATIENTS:
             continue
-        rows_m = np.flatnonzero(have)
-        if m in BAG_MODALITIES:
-            x = bag_summaries([batch[m][i] for i in rows_m], dims[m], torch.float64,
-                              model.linear_bag_summary).numpy()
-        else:
-            x = batch[m].numpy()[rows_m]
+        x = np.hstack([_linear_read(batch, m, rows_m, dims[m], model.linear_bag_summary)
+                       for m in group])
         targets = data.targets.loc[[fit_ids[i] for i in rows_m]]
-        experts[f"{m}_linear"], skill = fit_linear_expert(
-            x, targets, seed=training.seed, modality=m, summary=model.linear_bag_summary)
+        name = joint_expert_name(group)
+        experts[name], skill = fit_linear_expert(
+            x, targets, seed=training.seed, modality=group if len(group) > 1 else group[0],
+            summary=model.linear_bag_summary, dims=dims)
         measured_on = np.array([len(rows_m), len(rows_m),
                                 int(np.isfinite(targets["orr"].to_numpy(float)).sum()),
                                 len(rows_m)])
-        linear_skill[m] = shrink_skill(skill, measured_on, prior)
+        linear_skill[name] = shrink_skill(skill, measured_on, prior)
     if not experts:
         return rows
     net = ExpertsNet(fitted.net, experts).eval()
@@ -145,8 +157,8 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
         weight = _skill(values[:, -n_val:], val_targets, prior)
         if model.os_votes_for_pfs:
             os_for_pfs = _os_skill_for_pfs(values[:, -n_val:], val_targets, prior)
-    for m, skill in linear_skill.items() if n_val else ():  # it saw them: its CV skill
-        row = 1 + list(net.experts).index(f"{m}_linear")
+    for name, skill in linear_skill.items() if n_val else ():  # it saw them: its CV skill
+        row = 1 + list(net.experts).index(name)
         weight[row] = skill[:3]
         os_for_pfs[row] = skill[3] if model.os_votes_for_pfs else 0.0
     net.set_scales(*(torch.as_tensor(v, dtype=torch.float32)
@@ -154,6 +166,18 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
     fitted.net, fitted.net_config = net, net.config
     fitted.extra["experts"] = list(experts)
     return rows
+
+
+def _linear_read(batch: dict, modality: str, rows: np.ndarray, dim: int,
+                 summary: str) -> np.ndarray:
+    """``modality``'s matrix for a linear expert over the batch rows ``rows``: the
+    preprocessed vectors, or for a bag modality each bag's summary."""
+    import torch
+
+    if modality in BAG_MODALITIES:
+        return bag_summaries([batch[modality][i] for i in rows], dim, torch.float64,
+                             summary).numpy()
+    return batch[modality].numpy()[rows].astype(np.float64)
 
 
 def shrink_skill(skill: np.ndarray, n: np.ndarray, prior: float) -> np.ndarray:
@@ -202,35 +226,55 @@ def _one_skill(v: np.ndarray, targets: Any, endpoint: str, prior: float) -> floa
 
 
 def fit_linear_expert(x: np.ndarray, targets: Any, *, seed: int = 0,
-                      modality: str = "clinical", summary: str = "mean"
-                      ) -> tuple[Any, np.ndarray]:
+                      modality: str | tuple[str, ...] = "clinical", summary: str = "mean",
+                      dims: dict[str, int] | None = None) -> tuple[Any, np.ndarray]:
     """A :class:`~hccfusion.models.linear_expert.LinearExpert` over ``modality``'s matrix ``x``
     (``[n, q]``, rows = ``targets``' patients: the preprocessed vectors, or for pathology the
     bag summaries of kind ``summary`` — q = 2p for ``"mean_sd"`` over p-wide instances — which
     it standardises and records), and its ``[4]`` skills: the
     cross-validated C (OS, PFS) or AUC (response) minus ½, and the cross-validated C of the OS
     model's held-out risks against PFS minus ½, each floored at 0. An output that cannot be
-    fitted (too few events or responders for the folds) stays unfitted and weighs 0."""
+    fitted (too few events or responders for the folds) stays unfitted and weighs 0.
+
+    ``modality`` a tuple of two or more modalities: a
+    :class:`~hccfusion.models.linear_expert.JointLinearExpert` over them, ``x`` their reads side
+    by side in that order, ``dims`` each one's instance or vector width."""
     from hccfusion.errors import DataError
-    from hccfusion.models.linear_expert import LinearExpert
+    from hccfusion.models.linear_expert import JointLinearExpert, LinearExpert
     from hccfusion.training.elastic_net import fit_coxnet_cv, fit_logistic_cv
 
-    x = np.asarray(x, dtype=np.float64)
-    per_instance = 2 if modality in BAG_MODALITIES and summary == "mean_sd" else 1
-    expert = LinearExpert(modality=modality, summary=summary,
-                          in_dim=x.shape[1] // per_instance)
+    x = np.array(x, dtype=np.float64)       # a copy: the bag blocks are standardised in place
+    if isinstance(modality, str):
+        per_instance = 2 if modality in BAG_MODALITIES and summary == "mean_sd" else 1
+        expert: Any = LinearExpert(modality=modality, summary=summary,
+                                   in_dim=x.shape[1] // per_instance)
+        readers = [expert]
+    else:
+        if dims is None or any(m not in dims for m in modality):
+            raise UsageError(f"fit_linear_expert needs the width of each of {list(modality)} "
+                             "(dims) for a joint linear expert.")
+        expert = JointLinearExpert([{"modality": m, "in_dim": dims[m], "summary": summary}
+                                    for m in modality])
+        readers = list(expert.readers)
+    if sum(r.width for r in readers) != x.shape[1]:
+        raise UsageError(f"fit_linear_expert: x has {x.shape[1]} columns; the reads of "
+                         f"{list(expert.modalities)} have {sum(r.width for r in readers)}.")
     # the tuning candidates and the single-modality baselines of a split share their training
     # patients, so the same fit recurs: it is a pure function of these inputs, kept once
-    key = _linear_key(x, targets, seed, modality)
+    key = _linear_key(x, targets, seed, "+".join(expert.modalities))
     if key in _LINEAR_CACHE:
         state, skill = _LINEAR_CACHE[key]
         expert.load_state_dict(state)
         return expert.eval(), skill.copy()
-    if expert.bag:
-        center, scale = x.mean(axis=0), x.std(axis=0)
-        scale = np.where(scale > 1e-8, scale, 1.0)
-        expert.set_input_scaling(center, scale)
-        x = (x - center) / scale
+    start = 0
+    for reader in readers:  # a bag's summaries are standardised; vectors come preprocessed
+        block = slice(start, start + reader.width)
+        start += reader.width
+        if reader.bag:
+            center, scale = x[:, block].mean(axis=0), x[:, block].std(axis=0)
+            scale = np.where(scale > 1e-8, scale, 1.0)
+            reader.set_input_scaling(center, scale)
+            x[:, block] = (x[:, block] - center) / scale
     skill = np.zeros(len(COMBINED_OUTPUTS) + 1)
     pfs = (targets["pfs_time"].to_numpy(float), targets["pfs_event"].to_numpy(bool))
     for k, name in enumerate(COMBINED_OUTPUTS[:2]):
