@@ -523,3 +523,11 @@ def test_model_card_states_the_skill_shrinkage_of_the_expert_weights(tmp_path):
             endpoints=["os", "pfs"], modalities=["clinical", "pathology"])))
         assert ("Each component's OS risk also votes for PFS (progression-free survival ends "
                 "at death too), weighted by its skill at ranking PFS." in card) == (name == "d")
+    assert "stacking" not in card
+    training["model"]["combine"] = "stacked"
+    card = render_model_card(read_bundle(_write(
+        tmp_path / "stacked", model_config=wrapped, training_config=training,
+        endpoints=["os", "pfs"], modalities=["clinical", "pathology"])))
+    assert ("the weights are then fitted on them instead (stacking: non-negative Cox models of "
+            "OS and PFS and a logistic model of response on all the votes together, the linear "
+            "models voting there with their out-of-fold values).") in card

@@ -137,3 +137,28 @@ def test_logistic_path_matches_scikit_learn_and_cv_refits():
     assert fit.coef[0] > 0 > fit.coef[1] and 0.6 < fit.cv_auc < 0.9
     with pytest.raises(DataError, match="cannot be spread over 5 folds"):
         fit_logistic_cv(X[:20], (np.arange(20) < 3).astype(float))
+
+
+def test_held_out_values_are_each_folds_model_at_the_chosen_penalty():
+    """``held_out`` scores every row with the model that did not see its fold: their per-fold
+    C (Cox) and AUC (logistic) average to the cross-validated skill."""
+    from hccfusion.training.baseline_checks import _stratified_folds
+    from hccfusion.training.elastic_net import fit_logistic_cv
+    from hccfusion.training.metrics import auc_score, harrell_c
+
+    X, time, event, _ = _data()
+    fit = fit_coxnet_cv(X, time, event, folds=5, seed=2)
+    assert fit.held_out.shape == (len(time),) and np.isfinite(fit.held_out).all()
+    fold = _stratified_folds(event.astype(int), 5, 2)
+    per_fold = [harrell_c(time=time[fold == k], event=event[fold == k],
+                          risk=fit.held_out[fold == k]) for k in range(5)]
+    assert np.mean(per_fold) == pytest.approx(fit.cv_c, abs=1e-12)
+    assert not np.allclose(fit.held_out, X @ fit.coef)      # not the refit's risks
+    y = (X[:, 0] + np.random.default_rng(1).normal(size=len(X)) > 0).astype(float)
+    logit = fit_logistic_cv(X, y, folds=5, seed=2)
+    fold = _stratified_folds(y.astype(int), 5, 2)
+    per_fold = [auc_score(y_true=y[fold == k], score=logit.held_out[fold == k])
+                for k in range(5)]
+    assert np.mean(per_fold) == pytest.approx(logit.cv_auc, abs=1e-12)
+    # the intercept is included: held-out logits sit around the log-odds of the rows
+    assert abs(np.mean(logit.held_out) - np.log(y.mean() / (1 - y.mean()))) < 0.5

@@ -338,3 +338,114 @@ def test_os_values_vote_for_pfs_weighted_by_their_skill_at_ranking_pfs(study, fi
                     model=MODEL.model_copy(update={"os_votes_for_pfs": False}))
     assert torch.equal(off.net.os_for_pfs, torch.zeros_like(off.net.os_for_pfs))
     assert torch.equal(off.net.weight, fitted.net.weight)   # the other votes are unchanged
+
+
+def _survival_targets(lp, rng, *, orr_logit=None):
+    import pandas as pd
+
+    n = len(lp)
+    t = rng.exponential(np.exp(-lp))
+    c = rng.exponential(2.0, size=n)
+    frame = {"os_time": np.minimum(t, c), "os_event": t <= c}
+    t2 = rng.exponential(np.exp(-lp) / 2.0)
+    frame.update({"pfs_time": np.minimum(t2, c), "pfs_event": t2 <= c})
+    logit = lp if orr_logit is None else orr_logit
+    frame["orr"] = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(float)
+    return pd.DataFrame(frame)
+
+
+def test_stacked_weights_give_the_informative_component_the_say_and_none_negative():
+    """Three components: one carries the risk, one is its noisy copy, one is noise that the
+    skill weights still favour. Stacking weighs the informative one most, the noise ~0, and
+    keeps every weight >= 0; the combined ranking beats the skill-weighted one."""
+    from hccfusion.training.experts import stacked_weights
+    from hccfusion.training.metrics import harrell_c
+
+    rng = np.random.default_rng(3)
+    n = 600
+    lp = rng.normal(size=n)
+    targets = _survival_targets(lp, rng)
+    signal = lp
+    copy = lp + rng.normal(scale=2.0, size=n)
+    noise = rng.normal(size=n)
+    z = np.stack([np.stack([c, c, c], axis=1) for c in (signal, copy, noise)])   # [3, n, 3]
+    z[1, :50] = np.nan                                  # a component that does not vote
+    skill = np.full((3, 3), 0.1)
+    skill[2] = 0.3                                      # misleading skill weights
+    weight, cross = stacked_weights(z, targets, skill, np.zeros(3))
+    assert (weight >= 0).all() and (cross >= 0).all()
+    for k in range(3):
+        assert weight[0, k] > weight[1, k] and weight[0, k] > 5 * weight[2, k]
+    combined = np.nan_to_num(z[:, :, 1]).T @ weight[:, 1] + np.nan_to_num(z[:, :, 0]).T @ cross
+    by_skill = np.nan_to_num(z[:, :, 1]).T @ skill[:, 1]
+    c = {name: harrell_c(time=targets["pfs_time"].to_numpy(), event=targets["pfs_event"]
+                         .to_numpy(), risk=r) for name, r in (("stacked", combined),
+                                                                ("skill", by_skill))}
+    assert c["stacked"] > c["skill"] + 0.05
+    # without OS votes for PFS the cross weights stay 0
+    _, cross = stacked_weights(z, targets, skill, None)
+    assert (cross == 0).all()
+
+
+def test_stacking_keeps_the_skill_weights_of_an_output_with_too_few_events():
+    from hccfusion.training.experts import MIN_STACK_EVENTS, stacked_weights
+
+    rng = np.random.default_rng(4)
+    lp = rng.normal(size=MIN_STACK_EVENTS + 5)
+    targets = _survival_targets(lp, rng)
+    targets["os_event"] = False
+    targets.loc[: MIN_STACK_EVENTS - 2, "os_event"] = True          # one event short
+    targets["orr"] = 0.0
+    z = np.stack([np.stack([lp, lp, lp], axis=1), rng.normal(size=(len(lp), 3))])
+    skill = np.array([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]])
+    weight, _ = stacked_weights(z, targets, skill, None)
+    np.testing.assert_array_equal(weight[:, 0], skill[:, 0])        # OS: too few events
+    np.testing.assert_array_equal(weight[:, 2], skill[:, 2])        # response: no responders
+    assert not np.array_equal(weight[:, 1], skill[:, 1])            # PFS: fitted
+
+
+def test_stacked_combination_uses_out_of_fold_linear_values_on_the_validation_patients():
+    """With combine 'stacked' and enough validation events, the net's weights are
+    stacked_weights of the validation values — the nets' own, and for each linear expert the
+    held-out values of its cross-validation — standardised by the training-share scales."""
+    from hccfusion.training import experts as module
+
+    study = synthetic_study(n=260, p_omics=0.15, seed=5)
+    train, val, _ = split_ids(study, n_train=150, n_val=100)
+    model = MODEL.model_copy(update={"combine": "stacked"})
+    seen = {}
+    original = module.stacked_weights
+
+    def spy(z, targets, weight, os_for_pfs, **kw):
+        seen.update(z=z.copy(), ids=list(targets.index), skill=weight.copy(),
+                    cross=os_for_pfs.copy())
+        return original(z, targets, weight, os_for_pfs, **kw)
+
+    module.stacked_weights = spy
+    try:
+        fitted = fit_model(study, train_ids=train, val_ids=val, model=model, training=QUICK)
+    finally:
+        module.stacked_weights = original
+    net = fitted.net
+    assert seen["ids"] == list(val)
+    weight, cross = original(seen["z"], study.targets.loc[val], seen["skill"], seen["cross"],
+                             ridge=model.stack_ridge)
+    assert (weight >= 0).all() and not np.allclose(weight, seen["skill"])
+    np.testing.assert_allclose(net.weight.numpy(), weight, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(net.os_for_pfs.numpy(), cross, rtol=1e-5, atol=1e-6)
+    # the linear experts' validation values are their out-of-fold ones, not the refit's
+    fit_ids = list(fitted.train_ids) + list(fitted.val_ids)
+    batch = make_batch(fitted, study, fit_ids)
+    with torch.no_grad():
+        _, values = net.component_values(make_batch(fitted, study, list(val)))
+    row = 1 + list(net.experts).index("clinical_linear")
+    x = batch["clinical"].numpy().astype(np.float64)
+    _, _, held = module.fit_linear_expert(x, study.targets.loc[fit_ids], seed=QUICK.seed,
+                                          held_out=True)
+    center, scale = net.center.numpy()[row], net.scale.numpy()[row]
+    oof = (held[-len(val):] - center) / scale
+    np.testing.assert_allclose(np.nan_to_num(seen["z"][row]), np.nan_to_num(oof), rtol=1e-4,
+                               atol=1e-4)
+    refit = (values[row].numpy() - center) / scale
+    fitted_out = np.isfinite(refit[:, 0])
+    assert not np.allclose(refit[fitted_out, 0], oof[fitted_out, 0], atol=1e-3)

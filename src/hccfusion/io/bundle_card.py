@@ -128,6 +128,16 @@ def _os_vote_prose(b: ModelBundle) -> str:
             "death too), weighted by its skill at ranking PFS.")
 
 
+def _stacking_prose(b: ModelBundle) -> str:
+    model = b.training_config.get("model") if isinstance(b.training_config, Mapping) else None
+    if not isinstance(model, Mapping) or model.get("combine") != "stacked":
+        return ""
+    return (" Where the inner-validation patients have enough events, the weights are then "
+            "fitted on them instead (stacking: non-negative Cox models of OS and PFS and a "
+            "logistic model of response on all the votes together, the linear models voting "
+            "there with their out-of-fold values).")
+
+
 def render_model_card(bundle: ModelBundle) -> str:
     """The model card of a bundle as Markdown (Mitchell et al., "Model Cards for Model
     Reporting", FAT* 2019): intended use, model, training data, risk groups, metrics as given,
@@ -192,7 +202,7 @@ def render_model_card(bundle: ModelBundle) -> str:
                      f"each one's skill on the inner-validation patients) with those of "
                      f"{' and '.join(parts)}; an expert votes only for patients who have its "
                      f"modality (all of its modalities, for a model over several)."
-                     f"{_shrinkage_prose(b)}{_os_vote_prose(b)}")
+                     f"{_shrinkage_prose(b)}{_os_vote_prose(b)}{_stacking_prose(b)}")
     n_weights = b.meta.get("n_weights", sum(t.numel() for t in b.state_dict.values()))
     lines.append(f"- Weights: {n_weights} numbers (parameters and buffers).")
     lines.append("- Outputs:")

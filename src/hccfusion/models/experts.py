@@ -13,9 +13,11 @@ scale with the mean and SD of that component's predictions on the training patie
 with one weight per component and output over the components the patient has (an expert whose
 modality is missing, or hidden by an ablation, does not vote), and mapped back onto the fused
 net's scale, so P(response) stays a probability on the fused net's calibration. The training
-layer sets the weights from each component's skill on the inner validation patients (C-index
-or AUC above ½), so a modality that carries no signal gets no say; scales and weights are
-buffers saved with the weights. Hazard logits
+layer sets the weights on the inner validation patients: from each component's skill (C-index
+or AUC above ½), so a modality that carries no signal gets no say, and by default then by
+stacking, fitting non-negative weights to all the components' votes together
+(:func:`hccfusion.training.experts.stacked_weights`); scales and weights are buffers saved with
+the weights. Hazard logits
 (the S(t) of a discrete-time head), ordinal logits, embeddings, fusion weights and attention
 are the fused net's.
 

@@ -84,6 +84,14 @@ class ModelConfig(_Strict):
         "minus 1/2) is shrunk toward none by n / (n + this), n = the patients it was measured "
         "on, so a vote earned on a handful of validation patients counts for little (0: no "
         "shrinkage)")
+    combine: Literal["skill", "stacked"] = Field(
+        "stacked", description="with experts: how the components' votes are weighted — "
+        "'skill': each by its shrunk skill alone; 'stacked': by non-negative Cox (OS, PFS) and "
+        "logistic (response) models of the outcome on all the components' votes together, "
+        "fitted on the inner-validation patients (the linear experts' values there out of "
+        "fold), so components that say the same thing share one say")
+    stack_ridge: float = Field(0.01, ge=0.0, description="with combine 'stacked': the ridge "
+                               "penalty on the stacking weights")
     os_votes_for_pfs: bool = Field(
         True, description="with experts: each component's OS risk also votes for PFS "
         "(PFS ends at death too), weighted by its shrunk skill at ranking PFS")

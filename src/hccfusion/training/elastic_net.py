@@ -182,9 +182,11 @@ def _choose(scores: np.ndarray, undefined: str) -> tuple[np.ndarray, int]:
 class CoxnetFit:
     """What :func:`fit_coxnet_cv` returns: ``coef`` ``[p]`` at the chosen ``alpha``, refitted
     on all rows; the path; the mean held-out Harrell's C per α (NaN where undefined); the
-    chosen α's mean C (``cv_c``, the model's cross-validated skill); and ``cv_c_also``: for
+    chosen α's mean C (``cv_c``, the model's cross-validated skill); ``cv_c_also``: for
     each other outcome asked for, the mean over the folds of Harrell's C of the same held-out
-    risks (chosen α) against that outcome (NaN where undefined on every fold)."""
+    risks (chosen α) against that outcome (NaN where undefined on every fold); and
+    ``held_out``: each row's risk from the model fitted without its fold, at the chosen α (NaN
+    for a fold that was skipped)."""
 
     coef: np.ndarray
     alpha: float
@@ -192,6 +194,7 @@ class CoxnetFit:
     mean_c: np.ndarray
     cv_c: float
     cv_c_also: dict[str, float] = field(default_factory=dict)
+    held_out: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def fit_coxnet_cv(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, l1_ratio: float = 0.9,
@@ -243,7 +246,7 @@ def fit_coxnet_cv(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, l1_rati
         cv_also[name] = float(np.mean(per_fold)) if per_fold else float("nan")
     coefs, _ = coxnet_path(X, time, event, l1_ratio=l1_ratio, alphas=alphas[: best + 1])
     return CoxnetFit(coef=coefs[-1], alpha=float(alphas[best]), alphas=alphas, mean_c=mean_c,
-                     cv_c=float(mean_c[best]), cv_c_also=cv_also)
+                     cv_c=float(mean_c[best]), cv_c_also=cv_also, held_out=held[best].copy())
 
 
 def _check_binary(X: np.ndarray, y: np.ndarray, l1_ratio: float, where: str
@@ -275,8 +278,9 @@ def logistic_path(X: np.ndarray, y: np.ndarray, *, l1_ratio: float = 0.9, n_alph
 @dataclass(frozen=True)
 class LogisticFit:
     """What :func:`fit_logistic_cv` returns: slopes ``coef`` ``[p]`` and ``intercept`` at the
-    chosen ``alpha`` refitted on all rows, the path, the mean held-out AUC per α and the chosen
-    α's (``cv_auc``)."""
+    chosen ``alpha`` refitted on all rows, the path, the mean held-out AUC per α, the chosen
+    α's (``cv_auc``) and ``held_out``: each row's logit (intercept included) from the model
+    fitted without its fold, at the chosen α."""
 
     coef: np.ndarray
     intercept: float
@@ -284,6 +288,7 @@ class LogisticFit:
     alphas: np.ndarray
     mean_auc: np.ndarray
     cv_auc: float
+    held_out: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def fit_logistic_cv(X: np.ndarray, y: np.ndarray, *, l1_ratio: float = 0.9, n_alphas: int = 15,
@@ -302,11 +307,13 @@ def fit_logistic_cv(X: np.ndarray, y: np.ndarray, *, l1_ratio: float = 0.9, n_al
                               alpha_min_ratio=alpha_min_ratio)
     fold = _stratified_folds(y.astype(int), folds, seed)
     scores = np.full((len(alphas), folds), np.nan)
+    held = np.full((len(alphas), len(y)), np.nan)      # held-out logit of each row, per α
     for k in range(folds):
         train, test = fold != k, fold == k
         coefs, _ = logistic_path(X[train], y[train], l1_ratio=l1_ratio, alphas=alphas)
         for j, beta in enumerate(coefs):
             score = X[test] @ beta[:-1]
+            held[j, test] = score + beta[-1]
             if np.ptp(score) > 0:
                 scores[j, k] = auc_score(y_true=y[test], score=score)
     mean_auc, best = _choose(scores, "fit_logistic_cv: the AUC is undefined on every held-out "
@@ -314,4 +321,4 @@ def fit_logistic_cv(X: np.ndarray, y: np.ndarray, *, l1_ratio: float = 0.9, n_al
     coefs, _ = logistic_path(X, y, l1_ratio=l1_ratio, alphas=alphas[: best + 1])
     return LogisticFit(coef=coefs[-1][:-1], intercept=float(coefs[-1][-1]),
                        alpha=float(alphas[best]), alphas=alphas, mean_auc=mean_auc,
-                       cv_auc=float(mean_auc[best]))
+                       cv_auc=float(mean_auc[best]), held_out=held[best].copy())
