@@ -387,21 +387,33 @@ def test_stacked_weights_give_the_informative_component_the_say_and_none_negativ
     assert (cross == 0).all()
 
 
-def test_stacking_keeps_the_skill_weights_of_an_output_with_too_few_events():
-    from hccfusion.training.experts import MIN_STACK_EVENTS, stacked_weights
+def test_stacking_keeps_the_skill_weights_of_an_output_with_too_few_events_per_weight():
+    """Ten events per weight: two components (OS 2 weights, PFS with OS votes 4, response 2)."""
+    from hccfusion.training.experts import STACK_EVENTS_PER_WEIGHT, stacked_weights
 
+    assert STACK_EVENTS_PER_WEIGHT == 10
     rng = np.random.default_rng(4)
-    lp = rng.normal(size=MIN_STACK_EVENTS + 5)
+    n = 60
+    lp = rng.normal(size=n)
     targets = _survival_targets(lp, rng)
-    targets["os_event"] = False
-    targets.loc[: MIN_STACK_EVENTS - 2, "os_event"] = True          # one event short
-    targets["orr"] = 0.0
-    z = np.stack([np.stack([lp, lp, lp], axis=1), rng.normal(size=(len(lp), 3))])
+    targets["os_event"] = np.arange(n) < 19                  # 19 < 10 x 2: one short
+    targets["pfs_event"] = np.arange(n) < 40                 # 40 = 10 x 4: enough
+    targets["orr"] = (np.arange(n) < 20).astype(float)       # 20 responders: enough
+    z = np.stack([np.stack([lp, lp, lp], axis=1), rng.normal(size=(n, 3))])
     skill = np.array([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]])
-    weight, _ = stacked_weights(z, targets, skill, None)
+    weight, cross = stacked_weights(z, targets, skill, np.array([0.1, 0.1]))
     np.testing.assert_array_equal(weight[:, 0], skill[:, 0])        # OS: too few events
-    np.testing.assert_array_equal(weight[:, 2], skill[:, 2])        # response: no responders
     assert not np.array_equal(weight[:, 1], skill[:, 1])            # PFS: fitted
+    assert not np.array_equal(weight[:, 2], skill[:, 2])            # response: fitted
+    targets["pfs_event"] = np.arange(n) < 39
+    targets["orr"] = (np.arange(n) < 19).astype(float)
+    weight, cross = stacked_weights(z, targets, skill, np.array([0.1, 0.1]))
+    np.testing.assert_array_equal(weight, skill)
+    np.testing.assert_array_equal(cross, [0.1, 0.1])
+    # without OS votes, PFS fits 2 weights: 20 events are enough
+    targets["pfs_event"] = np.arange(n) < 20
+    weight, cross = stacked_weights(z, targets, skill, None)
+    assert not np.array_equal(weight[:, 1], skill[:, 1]) and (cross == 0).all()
 
 
 def test_stacked_combination_uses_out_of_fold_linear_values_on_the_validation_patients():
@@ -410,8 +422,8 @@ def test_stacked_combination_uses_out_of_fold_linear_values_on_the_validation_pa
     held-out values of its cross-validation — standardised by the training-share scales."""
     from hccfusion.training import experts as module
 
-    study = synthetic_study(n=260, p_omics=0.15, seed=5)
-    train, val, _ = split_ids(study, n_train=150, n_val=100)
+    study = synthetic_study(n=400, p_omics=0.15, seed=5)
+    train, val, _ = split_ids(study, n_train=160, n_val=240)
     model = MODEL.model_copy(update={"combine": "stacked"})
     seen = {}
     original = module.stacked_weights
