@@ -38,7 +38,7 @@ from hccfusion.errors import UsageError
 from hccfusion.models.experts import COMBINED_OUTPUTS
 
 __all__ = ["BAG_MODALITIES", "BAG_SUMMARIES", "JointLinearExpert", "LinearExpert", "LinearOutput",
-           "bag_means", "bag_summaries", "joint_expert_name"]
+           "bag_means", "bag_summaries", "linear_expert_name"]
 
 
 @dataclass
@@ -206,8 +206,9 @@ def _linear_output(expert: LinearExpert | JointLinearExpert, x: torch.Tensor) ->
                         response_logit=values[:, 2])
 
 
-def joint_expert_name(modalities: tuple[str, ...] | list[str]) -> str:
-    """The expert name of a joint linear model: ``"clinical+pathology_linear"``."""
+def linear_expert_name(modalities: tuple[str, ...] | list[str]) -> str:
+    """The expert name of a linear model over ``modalities``: ``"clinical_linear"``, or for a
+    joint one ``"clinical+pathology_linear"``."""
     return "+".join(modalities) + "_linear"
 
 

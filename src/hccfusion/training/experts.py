@@ -38,10 +38,10 @@ between them. Every value it is fitted on is out of sample: the nets did not tra
 validation patients (they only stopped early on them), and the linear experts, which were
 fitted on them, vote there with their cross-validation models' held-out values. An output with
 fewer than :data:`STACK_EVENTS_PER_WEIGHT` validation events per weight it would fit keeps its
-skill weights: on the simulated 800-patient study (about 70 validation patients) stacking
-lowered every external C by 0.007–0.014, while on the 2,000-patient studies (about 200, 166
-PFS events for 16 PFS weights) it lifted PFS C in the other centre from 0.681 to 0.688 (seed 4)
-and from 0.693 to 0.702 (seed 6).
+skill weights: on the simulated 800-patient study (44–68 validation patients) stacking every
+output lowered every external OS and PFS C by 0.007–0.014, while on the 2,000-patient studies
+(about 200 validation patients, 166–167 PFS events for 16 PFS weights) it lifted PFS C in the
+other centre from 0.681 to 0.688 (seed 4) and from 0.693 to 0.702 (seed 6).
 
 With ``ModelConfig.linear_joint`` (by default clinical and pathology) one more elastic-net
 model reads those modalities together, each as its own linear expert reads it
@@ -67,9 +67,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hccfusion.models.experts import COMBINED_OUTPUTS
 from hccfusion.errors import UsageError
-from hccfusion.models.linear_expert import BAG_MODALITIES, bag_summaries, joint_expert_name
+from hccfusion.models.experts import COMBINED_OUTPUTS
+from hccfusion.models.linear_expert import BAG_MODALITIES, bag_summaries, linear_expert_name
 from hccfusion.training.config import ModelConfig, TrainingConfig
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def add_experts(fitted: FittedModel, data: StudyData, *, model: ModelConfig,
         x = np.hstack([_linear_read(batch, m, rows_m, dims[m], model.linear_bag_summary)
                        for m in group])
         targets = data.targets.loc[[fit_ids[i] for i in rows_m]]
-        name = joint_expert_name(group)
+        name = linear_expert_name(group)
         experts[name], skill, held = fit_linear_expert(
             x, targets, seed=training.seed, modality=group if len(group) > 1 else group[0],
             summary=model.linear_bag_summary, dims=dims, held_out=True)
@@ -222,7 +222,9 @@ def stacked_weights(z: np.ndarray, targets: Any, weight: np.ndarray,
     on the mean log-likelihood, and starts from the skill weights (``weight``, ``os_for_pfs``);
     the coefficients are the new weights (only their ratios matter: the net averages the votes).
     An output with fewer than :data:`STACK_EVENTS_PER_WEIGHT` events per weight it would fit
-    (responders or non-responders, whichever are fewer) keeps the skill weights. Returns ``(weight [1 + E, 3], os_for_pfs [1 + E])``."""
+    (responders or non-responders, whichever are fewer) keeps the skill weights.
+
+    Returns ``(weight [1 + E, 3], os_for_pfs [1 + E])``."""
     from scipy.optimize import minimize
 
     z = np.nan_to_num(np.asarray(z, dtype=np.float64))
